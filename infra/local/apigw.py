@@ -1,0 +1,166 @@
+"""Translate between HTTP and API Gateway HTTP API (payload format 2.0) events, and route keys."""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "application/xml",
+    "application/javascript",
+    "image/svg+xml",
+)
+
+
+@dataclass(frozen=True)
+class Route:
+    key: str  # "GET /r/{code}"
+    method: str  # "GET" | "ANY"
+    template: str
+    function: str
+    pattern: re.Pattern[str]
+    literal_segments: int
+    greedy: bool
+
+    @classmethod
+    def parse(cls, key: str, function: str) -> Route:
+        method, template = key.split(" ", 1)
+        regex = "^"
+        literal = 0
+        greedy = False
+        for segment in template.strip("/").split("/"):
+            regex += "/"
+            if segment.startswith("{") and segment.endswith("+}"):
+                regex += f"(?P<{segment[1:-2]}>.+)"
+                greedy = True
+            elif segment.startswith("{") and segment.endswith("}"):
+                regex += f"(?P<{segment[1:-1]}>[^/]+)"
+            else:
+                regex += re.escape(segment)
+                literal += 1
+        return cls(key, method, template, function, re.compile(regex + "$"), literal, greedy)
+
+    def sort_key(self) -> tuple[int, int, int]:
+        # As API Gateway: most specific first; greedy routes and ANY last.
+        return (int(self.greedy), -self.literal_segments, int(self.method == "ANY"))
+
+
+class Router:
+    def __init__(self, routes: list[tuple[str, str]]) -> None:
+        self.routes = sorted((Route.parse(key, fn) for key, fn in routes), key=Route.sort_key)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        lookup = "GET" if method == "HEAD" else method
+        fallback: tuple[Route, dict[str, str]] | None = None
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if not found:
+                continue
+            if route.method in (method, "ANY"):
+                return route, found.groupdict()
+            if route.method == lookup and fallback is None:
+                fallback = (route, found.groupdict())
+        return fallback
+
+
+def build_event(
+    *,
+    route: Route,
+    path_params: dict[str, str],
+    method: str,
+    path: str,
+    query_string: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    source_ip: str,
+) -> dict[str, Any]:
+    merged: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "cookie":
+            cookies.extend(part.strip() for part in value.split(";") if part.strip())
+            continue
+        merged[lname] = f"{merged[lname]},{value}" if lname in merged else value
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(query_string, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    content_type = merged.get("content-type", "")
+    is_text = not body or any(content_type.startswith(t) for t in _TEXT_TYPES)
+    body_text: str | None
+    if not body:
+        body_text, encoded = None, False
+    elif is_text:
+        try:
+            body_text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            body_text, encoded = base64.b64encode(body).decode(), True
+    else:
+        body_text, encoded = base64.b64encode(body).decode(), True
+    now = time.time()
+    request_id = uuid.uuid4().hex
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": path,
+        "rawQueryString": query_string,
+        "headers": merged,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": merged.get("host", "localhost"),
+            "domainPrefix": merged.get("host", "localhost").split(".")[0],
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": merged.get("user-agent", ""),
+            },
+            "requestId": request_id,
+            "routeKey": route.key,
+            "stage": "$default",
+            "time": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": encoded,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_params:
+        event["pathParameters"] = path_params
+    if body_text is not None:
+        event["body"] = body_text
+    return event
+
+
+def parse_result(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A v2 Lambda result → (status, headers, body), with API Gateway's rules for bare results."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        import json
+
+        payload = result if isinstance(result, str) else json.dumps(result)
+        return 200, [(b"content-type", b"application/json")], payload.encode()
+    status = int(result["statusCode"])
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in (result.get("headers") or {}).items():
+        headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+    for cookie in result.get("cookies") or []:
+        headers.append((b"set-cookie", cookie.encode("latin-1")))
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return status, headers, body

@@ -1,0 +1,142 @@
+"""The local API Gateway: a raw ASGI app that turns each request into a v2 event for the real handler."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from multibuzz import topology
+from multibuzz.adapters.objects.base import ObjectNotFoundError
+from multibuzz.bootstrap import get_container
+from multibuzz.observability import get_logger
+
+from infra.local.apigw import Router, build_event, parse_result
+from infra.local.lambda_context import LocalLambdaContext
+
+MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[[dict[str, Any], Any], Any]
+
+logger = get_logger("gateway")
+
+
+def _thread_init() -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _json(status: int, body: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    return status, [(b"content-type", b"application/json")], json.dumps(body).encode()
+
+
+class LocalGateway:
+    """ASGI app. ``inline`` functions run on the event loop (no thread hop): the redirect hot path."""
+
+    def __init__(self, *, inline: frozenset[str] = frozenset({"redirect"}), workers: int = 16) -> None:
+        self.router = Router(topology.all_routes())
+        self.inline = inline
+        self._handlers: dict[str, Handler] = {}
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda", initializer=_thread_init)
+
+    def handler(self, function: str) -> Handler:
+        found = self._handlers.get(function)
+        if found is None:
+            module = importlib.import_module(topology.function(function).handler_module)
+            found = self._handlers[function] = module.lambda_handler
+        return found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        status, headers, body = await self._respond(scope, receive)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _respond(self, scope: Scope, receive: Receive) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if path.startswith("/_local/objects/"):
+            return self._serve_object(path, scope.get("query_string", b"").decode())
+        matched = self.router.match(method, path)
+        if matched is None:
+            return _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
+        route, params = matched
+        body = await self._read_body(receive)
+        if body is None:
+            return _json(413, {"error": "payload_too_large", "message": "request body exceeds 6 MB"})
+        client = scope.get("client") or ("127.0.0.1", 0)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        event = build_event(
+            route=route,
+            path_params={k: unquote(v) for k, v in params.items()},
+            method=method,
+            path=path,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=body,
+            source_ip=client[0],
+        )
+        spec = topology.function(route.function)
+        context = LocalLambdaContext(route.function, spec.memory_mb, spec.timeout_seconds)
+        try:
+            handler = self.handler(route.function)
+            if route.function in self.inline:
+                result = handler(event, context)
+            else:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self._executor, handler, event, context)
+        except Exception:  # API Gateway answers 500 when the function itself fails
+            logger.exception("function failed", extra={"function": route.function})
+            return _json(500, {"error": "internal_error", "message": "Internal Server Error"})
+        return parse_result(result)
+
+    def _serve_object(self, path: str, query_string: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        from multibuzz.adapters.objects.local import LocalObjectStore
+
+        store = get_container().objects
+        if not isinstance(store, LocalObjectStore):
+            return _json(404, {"error": "not_found", "message": "no local object store"})
+        key = unquote(path[len("/_local/objects/") :])
+        query = {k: v[0] for k, v in parse_qs(query_string).items()}
+        if not store.verify(key, query.get("expires", ""), query.get("signature", ""), query.get("filename", "")):
+            return _json(403, {"error": "forbidden", "message": "signature invalid or expired"})
+        try:
+            data = store.get(key)
+        except (ObjectNotFoundError, ValueError):
+            return _json(404, {"error": "not_found", "message": "object not found"})
+        headers = [(b"content-type", store.content_type(key).encode())]
+        if query.get("filename"):
+            headers.append((b"content-disposition", f'attachment; filename="{query["filename"]}"'.encode()))
+        return 200, headers, data

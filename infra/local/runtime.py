@@ -1,0 +1,44 @@
+"""Start and stop the background parts of the local stack: queue consumers and schedules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from multibuzz import topology
+from multibuzz.bootstrap import Container
+
+from infra.local.dispatch import ConsumerThread
+from infra.local.scheduler import SchedulerThread
+
+
+@dataclass
+class LocalRuntime:
+    container: Container
+    run_schedules: bool = True
+    threads: list[ConsumerThread | SchedulerThread] = field(default_factory=list)
+
+    def start(self) -> None:
+        store = self.container.local_queue
+        settings = self.container.settings
+        for fn in topology.FUNCTIONS:
+            for consumer in fn.consumes:
+                thread = ConsumerThread(
+                    store,
+                    fn.name,
+                    consumer,
+                    max_attempts=min(settings.queue_max_attempts, topology.queue(consumer.queue).max_receive_count),
+                    backoff_seconds=settings.queue_backoff_seconds,
+                )
+                thread.start()
+                self.threads.append(thread)
+        if self.run_schedules:
+            scheduler = SchedulerThread()
+            scheduler.start()
+            self.threads.append(scheduler)
+
+    def stop(self) -> None:
+        for thread in self.threads:
+            thread.stop()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.threads.clear()

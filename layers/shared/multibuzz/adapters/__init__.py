@@ -1,0 +1,1 @@
+"""Adapters to the outside world, chosen by settings: queues, object stores."""

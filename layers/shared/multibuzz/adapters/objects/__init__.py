@@ -1,0 +1,5 @@
+"""Object storage for exports: S3 with presigned URLs, or a local folder with signed local URLs."""
+
+from multibuzz.adapters.objects.base import ObjectNotFoundError, ObjectStore
+
+__all__ = ["ObjectNotFoundError", "ObjectStore"]

@@ -1,0 +1,314 @@
+"""A durable local queue in a SQLite file, with the SQS semantics the consumers rely on.
+
+- at-least-once delivery with a visibility timeout and receipt handles;
+- FIFO queues: messages of one group are delivered in order and never while an
+  earlier message of the group is in flight; deduplication ids are honoured for
+  five minutes, as SQS does;
+- ``receive_count`` is kept so a dispatcher can dead-letter after N attempts;
+- everything is committed before ``send_batch`` returns, so a restart loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from multibuzz.adapters.queue.base import OutgoingMessage, QueueUnavailableError, SendResult
+
+DEDUP_WINDOW_SECONDS = 300.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    group_id TEXT,
+    dedup_id TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    sent_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt_handle TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_messages_queue_visible ON messages (queue, visible_at);
+CREATE INDEX IF NOT EXISTS ix_messages_receipt ON messages (receipt_handle);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    group_id TEXT,
+    dedup_id TEXT,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    sent_at REAL NOT NULL,
+    receive_count INTEGER NOT NULL,
+    reason TEXT,
+    dead_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dedup (
+    queue TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    queue: str
+    message_id: str
+    receipt_handle: str
+    body: str
+    group_id: str | None
+    dedup_id: str | None
+    attributes: dict[str, str]
+    sent_at: float
+    receive_count: int
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    queue: str
+    message_id: str
+    body: str
+    group_id: str | None
+    receive_count: int
+    reason: str | None
+    dead_at: float
+
+
+class LocalQueue:
+    """Thread-safe and multi-process-safe (SQLite WAL + BEGIN IMMEDIATE)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fifo_queues: Sequence[str] = (),
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.fifo_queues = frozenset(fifo_queues)
+        self._now = now
+        self._local = threading.local()
+        self._init_lock = threading.Lock()
+        self._initialised = False
+
+    # -- connection handling -------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            with self._init_lock:
+                if not self._initialised:
+                    conn.executescript(_SCHEMA)
+                    self._initialised = True
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- producer side -------------------------------------------------------------------
+    def send_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        now = self._now()
+        results: list[SendResult] = []
+        fifo = queue in self.fifo_queues
+        try:
+            with self._tx() as conn:
+                if fifo:
+                    conn.execute("DELETE FROM dedup WHERE queue = ? AND expires_at < ?", (queue, now))
+                for index, message in enumerate(messages):
+                    if fifo and not message.group_id:
+                        results.append(SendResult(index, None, "FIFO queue needs a message group id"))
+                        continue
+                    if fifo and message.dedup_id:
+                        row = conn.execute(
+                            "SELECT message_id FROM dedup WHERE queue = ? AND dedup_id = ?",
+                            (queue, message.dedup_id),
+                        ).fetchone()
+                        if row is not None:
+                            results.append(SendResult(index, row[0]))
+                            continue
+                    message_id = str(uuid.uuid4())
+                    conn.execute(
+                        "INSERT INTO messages (queue, message_id, body, group_id, dedup_id, attributes,"
+                        " sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            queue,
+                            message_id,
+                            message.body,
+                            message.group_id,
+                            message.dedup_id,
+                            json.dumps(message.attributes),
+                            now,
+                            now,
+                        ),
+                    )
+                    if fifo and message.dedup_id:
+                        conn.execute(
+                            "INSERT INTO dedup (queue, dedup_id, message_id, expires_at) VALUES (?, ?, ?, ?)",
+                            (queue, message.dedup_id, message_id, now + DEDUP_WINDOW_SECONDS),
+                        )
+                    results.append(SendResult(index, message_id))
+        except sqlite3.Error as exc:
+            raise QueueUnavailableError(f"local queue {queue!r} unavailable: {exc}") from exc
+        return results
+
+    # -- consumer side -------------------------------------------------------------------
+    def receive(self, queue: str, max_messages: int = 10, visibility_timeout: float = 30.0) -> list[ReceivedMessage]:
+        now = self._now()
+        fifo = queue in self.fifo_queues
+        with self._tx() as conn:
+            if fifo:
+                blocked = {
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT DISTINCT group_id FROM messages WHERE queue = ? AND visible_at > ?",
+                        (queue, now),
+                    )
+                }
+                candidates = conn.execute(
+                    "SELECT seq, message_id, body, group_id, dedup_id, attributes, sent_at, receive_count"
+                    " FROM messages WHERE queue = ? ORDER BY seq LIMIT ?",
+                    (queue, max(200, max_messages * 20)),
+                ).fetchall()
+                chosen = [row for row in candidates if row[3] not in blocked][:max_messages]
+            else:
+                chosen = conn.execute(
+                    "SELECT seq, message_id, body, group_id, dedup_id, attributes, sent_at, receive_count"
+                    " FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?",
+                    (queue, now, max_messages),
+                ).fetchall()
+            received = []
+            for seq, message_id, body, group_id, dedup_id, attributes, sent_at, count in chosen:
+                handle = secrets.token_urlsafe(16)
+                conn.execute(
+                    "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = ?"
+                    " WHERE seq = ?",
+                    (now + visibility_timeout, handle, seq),
+                )
+                received.append(
+                    ReceivedMessage(
+                        queue=queue,
+                        message_id=message_id,
+                        receipt_handle=handle,
+                        body=body,
+                        group_id=group_id,
+                        dedup_id=dedup_id,
+                        attributes=json.loads(attributes),
+                        sent_at=sent_at,
+                        receive_count=count + 1,
+                        sequence=seq,
+                    )
+                )
+        return received
+
+    def delete(self, queue: str, receipt_handle: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("DELETE FROM messages WHERE queue = ? AND receipt_handle = ?", (queue, receipt_handle))
+            return cur.rowcount == 1
+
+    def release(self, queue: str, receipt_handle: str, delay_seconds: float = 0.0) -> bool:
+        """Make a received message visible again after ``delay_seconds`` (a retry with backoff)."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE messages SET visible_at = ?, receipt_handle = NULL WHERE queue = ? AND receipt_handle = ?",
+                (self._now() + delay_seconds, queue, receipt_handle),
+            )
+            return cur.rowcount == 1
+
+    def dead_letter(self, queue: str, receipt_handle: str, reason: str | None) -> bool:
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT seq, message_id, body, group_id, dedup_id, attributes, sent_at, receive_count"
+                " FROM messages WHERE queue = ? AND receipt_handle = ?",
+                (queue, receipt_handle),
+            ).fetchone()
+            if row is None:
+                return False
+            seq, message_id, body, group_id, dedup_id, attributes, sent_at, count = row
+            conn.execute(
+                "INSERT INTO dead_letters (queue, message_id, body, group_id, dedup_id, attributes, sent_at,"
+                " receive_count, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    queue,
+                    message_id,
+                    body,
+                    group_id,
+                    dedup_id,
+                    attributes,
+                    sent_at,
+                    count,
+                    reason,
+                    self._now(),
+                ),
+            )
+            conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+            return True
+
+    # -- operations ----------------------------------------------------------------------
+    def depth(self, queue: str) -> int:
+        row = self._conn().execute("SELECT COUNT(*) FROM messages WHERE queue = ?", (queue,)).fetchone()
+        return int(row[0])
+
+    def dead_letters(self, queue: str) -> list[DeadLetter]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT queue, message_id, body, group_id, receive_count, reason, dead_at FROM dead_letters"
+                " WHERE queue = ? ORDER BY seq",
+                (queue,),
+            )
+            .fetchall()
+        )
+        return [DeadLetter(*row) for row in rows]
+
+    def redrive(self, queue: str) -> int:
+        """Move every dead letter of ``queue`` back to the queue (attempts reset)."""
+        now = self._now()
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT seq, message_id, body, group_id, dedup_id, attributes, sent_at FROM dead_letters"
+                " WHERE queue = ? ORDER BY seq",
+                (queue,),
+            ).fetchall()
+            for seq, message_id, body, group_id, dedup_id, attributes, sent_at in rows:
+                conn.execute(
+                    "INSERT INTO messages (queue, message_id, body, group_id, dedup_id, attributes, sent_at,"
+                    " visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (queue, message_id, body, group_id, dedup_id, attributes, sent_at, now),
+                )
+                conn.execute("DELETE FROM dead_letters WHERE seq = ?", (seq,))
+        return len(rows)

@@ -1,0 +1,1 @@
+"""The management and reporting API (functions/api)."""

@@ -1,0 +1,111 @@
+"""Request and response bodies of the management API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@[^@\s.]+", value):
+        raise ValueError("must be an email address like name@example.com")
+    return value
+
+
+Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginIn(Strict):
+    email: Email
+    password: str = Field(min_length=1, max_length=1024)
+    account_id: str | None = None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    account_id: str | None
+
+
+class AccountIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,89}$")
+
+
+class AccountSettingsIn(Strict):
+    session_timeout_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    lookback_days: int | None = Field(default=None, ge=1, le=365)
+    require_signature: bool | None = None
+    ip_privacy: Literal["truncate", "hash", "none"] | None = None
+    domains: list[str] | None = Field(default=None, max_length=50)
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    slug: str
+    status: str
+    settings: dict[str, Any]
+    created_at: datetime
+    deactivated_at: datetime | None
+
+
+class MemberIn(Strict):
+    email: Email
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    name: str = Field(default="", max_length=200)
+    role: Literal["owner", "member", "influencer"]
+    influencer_id: str | None = None
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    role: str
+    influencer_id: str | None
+    created_at: datetime
+
+
+class ApiKeyIn(Strict):
+    name: str = Field(default="", max_length=200)
+    environment: Literal["live", "test"] = "live"
+    with_signing_secret: bool = False
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    environment: str
+    display_hint: str
+    has_signing_secret: bool
+    created_at: datetime
+    revoked_at: datetime | None
+    rotated_to_id: str | None
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str = Field(description="The secret key. Shown once; store it now.")
+    signing_secret: str | None = Field(default=None, description="HMAC signing secret, shown once.")
+
+
+class MeOut(BaseModel):
+    user_id: str
+    email: str
+    is_platform_admin: bool
+    account_id: str | None
+    role: str | None
+    influencer_id: str | None

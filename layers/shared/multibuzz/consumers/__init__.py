@@ -1,0 +1,1 @@
+"""Queue consumers: one message kind, one handler; dispatch reports partial batch failures."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the FastAPI-based functions: app factory, errors, dependencies."""

@@ -1,0 +1,1 @@
+"""Ingestion (functions/events): authenticate, validate, enqueue. Nothing else on the request path."""

@@ -1,0 +1,1 @@
+"""Scheduled jobs (functions/sync), keyed by the EventBridge detail-type."""

@@ -1,0 +1,3 @@
+"""Importing this module registers every scheduled job."""
+
+from multibuzz.jobs import retention  # noqa: F401

@@ -1,0 +1,1 @@
+"""Lambda runtime helpers shared by the handlers."""

@@ -1,0 +1,1 @@
+"""Use cases. Each takes a SQLAlchemy session plus injected clock/ids; no HTTP here."""

@@ -1,0 +1,127 @@
+"""Typed settings, read from ``MULTIBUZZ_*`` environment variables and validated at cold start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Stage = Literal["local", "test", "dev", "prod"]
+
+_DEV_JWT_SECRET = "local-development-only-jwt-secret-change-me"
+_DEV_ENCRYPTION_KEY = "local-development-only-encryption-key"
+
+
+class Settings(BaseSettings):
+    """Every knob Multibuzz has. Embedded defaults run the whole stack on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="MULTIBUZZ_", extra="ignore", frozen=True)
+
+    stage: Stage = "local"
+    data_dir: Path = Path(".multibuzz")
+
+    # Database: one SQLAlchemy URL. SQLite by default, MySQL/Aurora in production.
+    database_url: str = ""
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    # On AWS the URL is assembled from a Secrets Manager secret (see multibuzz.db.engine).
+    database_secret_arn: str | None = None
+    database_host: str | None = None
+    database_name: str = "multibuzz"
+
+    # Queues: SQS in AWS, a durable SQLite-backed queue locally.
+    queue_backend: Literal["local", "sqs"] = "local"
+    local_queue_path: Path | None = None
+    queue_max_attempts: int = Field(default=5, ge=1, le=100)
+    queue_backoff_seconds: float = Field(default=1.0, ge=0)
+    ingest_queue_url: str | None = None
+    clicks_queue_url: str | None = None
+    webhooks_queue_url: str | None = None
+    exports_queue_url: str | None = None
+
+    # Object store for exports: S3 in AWS, a local folder otherwise.
+    object_store: Literal["local", "s3"] = "local"
+    local_object_dir: Path | None = None
+    exports_bucket: str | None = None
+    public_base_url: str = ""
+
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None  # moto / localstack in tests
+
+    # Auth
+    jwt_secret: SecretStr = SecretStr(_DEV_JWT_SECRET)
+    jwt_expiry_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    encryption_key: SecretStr = SecretStr(_DEV_ENCRYPTION_KEY)
+    api_key_rate_limit_per_minute: int = Field(default=6000, ge=1)
+
+    # Local runner
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    demo_api_key: SecretStr | None = None
+    demo_admin_email: str = "admin@multibuzz.local"
+    demo_admin_password: SecretStr | None = None
+    run_schedules: bool = True
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.stage in ("dev", "prod"):
+            problems = []
+            if self.jwt_secret.get_secret_value() == _DEV_JWT_SECRET:
+                problems.append("MULTIBUZZ_JWT_SECRET must be set outside local/test")
+            if self.encryption_key.get_secret_value() == _DEV_ENCRYPTION_KEY:
+                problems.append("MULTIBUZZ_ENCRYPTION_KEY must be set outside local/test")
+            if self.queue_backend != "sqs":
+                problems.append("MULTIBUZZ_QUEUE_BACKEND must be 'sqs' outside local/test")
+            if problems:
+                raise ValueError("; ".join(problems))
+        if self.queue_backend == "sqs":
+            missing = [
+                name
+                for name in (
+                    "ingest_queue_url",
+                    "clicks_queue_url",
+                    "webhooks_queue_url",
+                    "exports_queue_url",
+                )
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"queue_backend=sqs needs {', '.join('MULTIBUZZ_' + m.upper() for m in missing)}")
+        if self.object_store == "s3" and not self.exports_bucket:
+            raise ValueError("object_store=s3 needs MULTIBUZZ_EXPORTS_BUCKET")
+        return self
+
+    # Derived values -----------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'multibuzz.db').as_posix()}"
+
+    @property
+    def resolved_queue_path(self) -> Path:
+        return self.local_queue_path or self.data_dir / "queue.db"
+
+    @property
+    def resolved_object_dir(self) -> Path:
+        return self.local_object_dir or self.data_dir / "objects"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_base_url or f"http://{self.host}:{self.port}"
+
+    def queue_url(self, queue: str) -> str:
+        url = getattr(self, f"{queue}_queue_url", None)
+        if not url:
+            raise KeyError(f"no URL configured for queue {queue!r}")
+        return str(url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated once (at cold start, on first use)."""
+    return Settings()
