@@ -100,6 +100,10 @@ class Container:
         kwargs: dict[str, Any] = {"region_name": self.settings.aws_region}
         if self.settings.aws_endpoint_url:
             kwargs["endpoint_url"] = self.settings.aws_endpoint_url
+        if service == "s3":
+            from multibuzz.adapters.objects.s3 import client_config
+
+            kwargs["config"] = client_config()
         return boto3.session.Session().client(service, **kwargs)  # type: ignore[call-overload]
 
     def session(self) -> Session:

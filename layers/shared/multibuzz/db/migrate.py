@@ -18,7 +18,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Upgrade the database behind ``engine``; reuses its connection so SQLite :memory: works too."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:

@@ -168,7 +168,7 @@ class Tenancy:
             .where(Membership.account_id == account_id)
             .order_by(User.email)
         )
-        return [(user, membership) for user, membership in rows.tuples()]
+        return [(user, membership) for user, membership in rows]
 
     def remove_member(self, actor: Actor, account_id: str, user_id: str) -> None:
         self._require_owner(actor, account_id)
@@ -228,7 +228,7 @@ class Tenancy:
                 .where(Membership.user_id == user.id, Membership.account_id == claims.account_id)
             ).first()
             if row is not None:
-                membership, account = row.tuple()
+                membership, account = row
                 if not account.is_active:
                     raise AuthenticationError("account is deactivated")
                 role = membership.role
@@ -341,7 +341,7 @@ class Tenancy:
         ).first()
         if row is None:
             raise AuthenticationError("invalid API key")
-        key, account = row.tuple()
+        key, account = row
         if key.revoked_at is not None:
             raise AuthenticationError("API key has been revoked")
         if not account.is_active:

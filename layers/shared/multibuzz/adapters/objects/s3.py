@@ -8,6 +8,13 @@ from typing import Any
 from multibuzz.adapters.objects.base import ObjectNotFoundError
 
 
+def client_config() -> Any:
+    """SigV4 presigned URLs (SigV2 is deprecated and refused in newer regions)."""
+    from botocore.config import Config
+
+    return Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"})
+
+
 class S3ObjectStore:
     def __init__(self, client_factory: Callable[[], Any], bucket: str) -> None:
         self._client_factory = client_factory

@@ -1,0 +1,142 @@
+"""Rule-based weight functions (ARCHITECTURE.md section 3).
+
+Every function takes the touches of one conversion **already in chronological order** (the engine sorts them by
+``(occurred_at, session_id)``) and returns one non-negative weight per touch. Rational rules return exact
+:class:`~fractions.Fraction` weights; time decay returns floats. Weights are normalised and rounded later by
+:func:`~multibuzz.domain.attribution.rounding.quantize_credits`, so only their ratios matter (participation aside).
+
+An empty touch list always yields ``[]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from fractions import Fraction
+from typing import Final
+
+from multibuzz.clock import ensure_utc
+
+from .types import (
+    DIRECT_CHANNEL,
+    FIRST_TOUCH,
+    LAST_NON_DIRECT,
+    LAST_TOUCH,
+    LINEAR,
+    PARTICIPATION,
+    POSITION_BASED,
+    TIME_DECAY,
+    W_SHAPED,
+    Touch,
+)
+
+Weights = list[Fraction] | list[float]
+_SECONDS_PER_DAY: Final = 86_400.0
+
+_U_END: Final = Fraction(2, 5)  # 40% first, 40% last
+_U_MIDDLE: Final = Fraction(1, 5)  # 20% over the middle
+_W_KEY: Final = Fraction(3, 10)  # 30% first, lead, last
+_W_REST: Final = Fraction(1, 10)  # 10% over the rest
+
+
+def _one_hot(n: int, index: int) -> list[Fraction]:
+    weights = [Fraction(0)] * n
+    if n:
+        weights[index] = Fraction(1)
+    return weights
+
+
+def first_touch(touches: Sequence[Touch]) -> list[Fraction]:
+    """100% to the first touch."""
+    return _one_hot(len(touches), 0)
+
+
+def last_touch(touches: Sequence[Touch]) -> list[Fraction]:
+    """100% to the last touch."""
+    return _one_hot(len(touches), len(touches) - 1)
+
+
+def last_non_direct(touches: Sequence[Touch]) -> list[Fraction]:
+    """100% to the last touch whose channel is not ``"direct"``; all-direct journeys fall back to the last touch."""
+    index = len(touches) - 1
+    for i in range(len(touches) - 1, -1, -1):
+        if touches[i].channel != DIRECT_CHANNEL:
+            index = i
+            break
+    return _one_hot(len(touches), index)
+
+
+def linear(touches: Sequence[Touch]) -> list[Fraction]:
+    """Equal split: ``1/n`` per touch."""
+    n = len(touches)
+    return [Fraction(1, n)] * n
+
+
+def time_decay(touches: Sequence[Touch], conversion_at: datetime, half_life_days: float = 7.0) -> list[float]:
+    """``w_i = 2^(-Δt_i / half_life)`` with ``Δt_i = conversion_at - occurred_at_i``, normalised later.
+
+    Evaluated as ``2^(-(Δt_i - min Δt) / half_life)``, identical after normalisation but free of underflow for
+    very old journeys. A touch after the conversion (negative Δt, clock skew) counts as Δt = 0.
+    """
+    if not half_life_days > 0:
+        raise ValueError("half_life_days must be positive")
+    if not touches:
+        return []
+    converted = ensure_utc(conversion_at)
+    ages = [max((converted - ensure_utc(t.occurred_at)).total_seconds(), 0.0) / _SECONDS_PER_DAY for t in touches]
+    youngest = min(ages)
+    return [2.0 ** (-(age - youngest) / half_life_days) for age in ages]
+
+
+def position_based(touches: Sequence[Touch]) -> list[Fraction]:
+    """U-shaped: 40% first, 40% last, 20% split equally over the middle; 1 touch 100%, 2 touches 50/50."""
+    n = len(touches)
+    if n <= 2:
+        return linear(touches)
+    middle = _U_MIDDLE / (n - 2)
+    return [_U_END] + [middle] * (n - 2) + [_U_END]
+
+
+def lead_index(touches: Sequence[Touch]) -> int | None:
+    """Position of the earliest touch flagged ``is_lead``, or ``None``."""
+    return next((i for i, t in enumerate(touches) if t.is_lead), None)
+
+
+def w_shaped(touches: Sequence[Touch]) -> list[Fraction]:
+    """30% first, 30% lead-creation touch, 30% last, 10% split equally over the rest.
+
+    * The lead touch is the earliest touch with ``is_lead``. It is *distinct* only when it is neither the first nor
+      the last touch; otherwise (or without a lead touch, or with fewer than 3 touches) the model is exactly
+      :func:`position_based` (u-shaped).
+    * Three touches with the lead in the middle have no "rest": the 10% is shared equally by the three key touches,
+      i.e. 1/3 each (as Bizible/Marketo do).
+    """
+    n = len(touches)
+    lead = lead_index(touches)
+    if lead is None or lead in (0, n - 1):
+        return position_based(touches)
+    if n == 3:
+        return [Fraction(1, 3)] * 3
+    rest = _W_REST / (n - 3)
+    weights = [rest] * n
+    weights[0] = weights[lead] = weights[n - 1] = _W_KEY
+    return weights
+
+
+def participation(touches: Sequence[Touch]) -> list[Fraction]:
+    """Full credit (1) to every touch; a touch is a session, so repeated channels each get 1. Not normalised."""
+    return [Fraction(1)] * len(touches)
+
+
+#: Heuristics that only need the ordered touches.
+POSITIONAL: Final[dict[str, Callable[[Sequence[Touch]], list[Fraction]]]] = {
+    FIRST_TOUCH: first_touch,
+    LAST_TOUCH: last_touch,
+    LAST_NON_DIRECT: last_non_direct,
+    LINEAR: linear,
+    POSITION_BASED: position_based,
+    W_SHAPED: w_shaped,
+    PARTICIPATION: participation,
+}
+#: Listed for completeness: time decay also needs the conversion time and half-life.
+TIME_BASED: Final = (TIME_DECAY,)

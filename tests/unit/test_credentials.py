@@ -1,0 +1,75 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from multibuzz.auth import api_keys, passwords, signatures, tokens
+from multibuzz.auth.crypto import SecretBox
+from multibuzz.clock import FixedClock
+from multibuzz.ids import SequentialIds, UlidGenerator
+
+KEY = "a-test-signing-key-of-at-least-32-bytes"
+
+
+def test_ids_are_prefixed_time_ordered_and_unique() -> None:
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    gen = UlidGenerator(clock)
+    first = gen.new("evt")
+    clock.advance(milliseconds=5)
+    second = gen.new("evt")
+    assert first.startswith("evt_") and len(first) == 30
+    assert first < second
+    assert len({gen.new("evt") for _ in range(1000)}) == 1000
+    assert SequentialIds().new("acc") == "acc_" + "1".zfill(26)
+
+
+def test_api_keys_have_the_wire_prefix_and_are_stored_as_digests() -> None:
+    key = api_keys.generate_key("live")
+    assert key.plaintext.startswith("sk_live_")
+    assert api_keys.looks_like_key(key.plaintext)
+    assert key.digest == api_keys.digest_key(key.plaintext)
+    assert key.plaintext not in key.digest and len(key.digest) == 64
+    assert key.hint == f"sk_live_…{key.plaintext[-4:]}"
+    assert api_keys.generate_key("test").plaintext.startswith("sk_test_")
+    with pytest.raises(ValueError, match="environment"):
+        api_keys.generate_key("prod")
+    with pytest.raises(ValueError, match="sk_live_"):
+        api_keys.key_from_plaintext("not-a-key")
+
+
+def test_signature_verification() -> None:
+    body = b'{"events": []}'
+    sig = signatures.sign("whsec_abc", body)
+    assert signatures.verify("whsec_abc", body, sig)
+    assert signatures.verify("whsec_abc", body, f"sha256={sig.upper()}")
+    assert not signatures.verify("whsec_abc", body + b" ", sig)
+    assert not signatures.verify("whsec_other", body, sig)
+    assert not signatures.verify("whsec_abc", body, None)
+
+
+def test_password_hashing() -> None:
+    hashed = passwords.hash_password("s3cret-enough")
+    assert hashed.startswith("$argon2id$")
+    assert passwords.verify_password("s3cret-enough", hashed)
+    assert not passwords.verify_password("wrong", hashed)
+    assert not passwords.verify_password("anything", None)
+
+
+def test_access_tokens_expire_by_the_injected_clock() -> None:
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    token = tokens.issue_access_token(
+        user_id="usr_1", account_id="acc_1", secret=KEY, now=now, expires_in=timedelta(minutes=30)
+    )
+    claims = tokens.decode_access_token(token, secret=KEY, now=now + timedelta(minutes=29))
+    assert (claims.user_id, claims.account_id) == ("usr_1", "acc_1")
+    with pytest.raises(tokens.InvalidTokenError, match="expired"):
+        tokens.decode_access_token(token, secret=KEY, now=now + timedelta(minutes=31))
+    with pytest.raises(tokens.InvalidTokenError):
+        tokens.decode_access_token(token, secret="another-secret-that-is-long-enough-32b", now=now)
+
+
+def test_secret_box_round_trip_and_wrong_key() -> None:
+    box = SecretBox("key-one")
+    token = box.encrypt("whsec_x")
+    assert "whsec_x" not in token
+    assert box.decrypt(token) == "whsec_x"
+    with pytest.raises(ValueError, match="decrypted"):
+        SecretBox("key-two").decrypt(token)
