@@ -1,5 +1,16 @@
 """All ORM models; importing this package registers every table on ``Base.metadata``."""
 
 from multibuzz.db.models.tenancy import Account, ApiKey, Membership, User
+from multibuzz.db.models.tracking import Event, Identity, ProcessedMessage, Visitor, VisitSession
 
-__all__ = ["Account", "ApiKey", "Membership", "User"]
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Event",
+    "Identity",
+    "Membership",
+    "ProcessedMessage",
+    "User",
+    "VisitSession",
+    "Visitor",
+]

@@ -30,7 +30,6 @@ from .types import (
     Touch,
 )
 
-Weights = list[Fraction] | list[float]
 _SECONDS_PER_DAY: Final = 86_400.0
 
 _U_END: Final = Fraction(2, 5)  # 40% first, 40% last
@@ -138,5 +137,3 @@ POSITIONAL: Final[dict[str, Callable[[Sequence[Touch]], list[Fraction]]]] = {
     W_SHAPED: w_shaped,
     PARTICIPATION: participation,
 }
-#: Listed for completeness: time decay also needs the conversion time and half-life.
-TIME_BASED: Final = (TIME_DECAY,)
