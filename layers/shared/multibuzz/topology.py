@@ -108,6 +108,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=900,
         schedules=(
             ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
+            ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
             ScheduleSpec("retention", "rate(1 day)", "multibuzz.retention", "Apply data retention"),
         ),
         reserved_concurrency=2,

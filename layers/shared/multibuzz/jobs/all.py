@@ -1,3 +1,4 @@
 """Importing this module registers every scheduled job."""
 
 from multibuzz.jobs import retention  # noqa: F401
+from multibuzz.services import model_fits  # noqa: F401

@@ -121,4 +121,3 @@ def revenue_credits(result: ModelResult, revenue: Decimal, currency: str) -> lis
     :func:`~.rounding.allocate_revenue`.
     """
     return allocate_revenue([c.credit for c in result.credits], revenue, currency)
-

@@ -25,7 +25,6 @@ from .types import (
     LINEAR,
     PARTICIPATION,
     POSITION_BASED,
-    TIME_DECAY,
     W_SHAPED,
     Touch,
 )

@@ -5,9 +5,9 @@ States: ``start``, one state per channel, and the absorbing ``conversion`` and `
 probabilities are the maximum-likelihood estimates (row-normalised counts).
 
 With ``Q`` the channel→channel block, ``r`` the channel→conversion column and ``s`` the start row, the
-probability of converting is ``P = s · (I − Q)⁻¹ · r`` (absorption probability of an absorbing chain). Removing
+probability of converting is ``P = s · (I - Q)⁻¹ · r`` (absorption probability of an absorbing chain). Removing
 channel ``c`` redirects every transition *out of* ``c`` to ``null`` (row ``c`` of ``Q`` and ``r`` set to 0), giving
-``P₋c``. The removal effect is ``RE(c) = 1 − P₋c / P`` and the channel weight is ``RE(c) / Σ RE``. Everything is
+``P₋c``. The removal effect is ``RE(c) = 1 - P₋c / P`` and the channel weight is ``RE(c) / Σ RE``. Everything is
 solved exactly with one batched ``numpy.linalg.solve``; there is no simulation.
 
 Self-transitions (``email > email``) are counted; they do not change absorption probabilities, so the result
@@ -73,21 +73,30 @@ class MarkovModel:
 
 
 def _transition_counts(paths: Counter[tuple[tuple[str, ...], bool]]) -> tuple[list[str], np.ndarray]:
-    """Count matrix over states ``[start, channels..., conversion, null]`` from aggregated paths."""
+    """Count matrix over states ``[start, channels..., conversion, null]`` from aggregated paths.
+
+    All paths are laid end to end as ``start c_1 .. c_k end`` in one int array; consecutive pairs are the
+    transitions, except the pairs whose source is an absorbing state (the seam between two paths).
+    """
     channels = sorted({c for path, _ in paths for c in path})
-    index = {c: i + 1 for i, c in enumerate(channels)}
+    index = {c: i + 1 for i, c in enumerate(channels)}.__getitem__
     size = len(channels) + 3
     conversion, null = size - 2, size - 1
-    sources: list[int] = []
-    targets: list[int] = []
+    states: list[int] = []
+    lengths: list[int] = []
     counts: list[int] = []
     for (path, converted), count in paths.items():
-        states = [0, *(index[c] for c in path), conversion if converted else null]
-        sources.extend(states[:-1])
-        targets.extend(states[1:])
-        counts.extend([count] * (len(states) - 1))
-    flat = np.asarray(sources, dtype=np.int64) * size + np.asarray(targets, dtype=np.int64)
-    matrix = np.bincount(flat, weights=np.asarray(counts, dtype=np.float64), minlength=size * size)
+        states.append(0)
+        states.extend(map(index, path))
+        states.append(conversion if converted else null)
+        lengths.append(len(path) + 2)
+        counts.append(count)
+    seq = np.asarray(states, dtype=np.int64)
+    weights = np.repeat(np.asarray(counts, dtype=np.float64), lengths)
+    source, target = seq[:-1], seq[1:]
+    keep = source < conversion
+    flat = source[keep] * size + target[keep]
+    matrix = np.bincount(flat, weights=weights[:-1][keep], minlength=size * size)
     return channels, matrix.reshape(size, size)
 
 
@@ -121,12 +130,10 @@ def fit_markov(journeys: Iterable[Journey], *, fitted_at: datetime | None = None
     Identical paths are aggregated first (a ``Counter``), so cost grows with distinct paths, not journeys.
     Without any conversion the weights are empty and per-conversion attribution falls back to linear.
     """
-    paths: Counter[tuple[tuple[str, ...], bool]] = Counter()
-    total = 0
-    for journey in journeys:
-        if journey.channels:
-            total += 1
-            paths[(tuple(journey.channels), bool(journey.converted))] += 1
+    paths: Counter[tuple[tuple[str, ...], bool]] = Counter((tuple(j.channels), bool(j.converted)) for j in journeys)
+    for key in [k for k in paths if not k[0]]:
+        del paths[key]
+    total = paths.total()
     conversions = sum(count for (_, converted), count in paths.items() if converted)
     when = fitted_at or datetime.now(UTC)
     if conversions == 0:

@@ -6,7 +6,7 @@ Characteristic function: ``v(S) = Σ r(T)`` over channel *sets* ``T ⊆ S``, whe
 Non-converting journeys do not enter ``v``. The Shapley value of channel ``i`` over the ``n`` channels present in
 converting journeys is
 
-    φ_i = Σ_{S ⊆ N \\ {i}}  |S|! (n − |S| − 1)! / n!  · (v(S ∪ {i}) − v(S)).
+    φ_i = Σ_{S ⊆ N \\ {i}}  |S|! (n - |S| - 1)! / n!  · (v(S | {i}) - v(S)).
 
 ``n ≤ exact_max_channels`` (default 12): computed by enumerating all ``2^n`` coalitions — ``v`` by a subset-sum
 (zeta) transform and ``φ`` by the formula above, both ``O(2^n · n)`` with numpy.
@@ -22,7 +22,7 @@ Weights are ``φ / Σφ`` (``Σφ = v(N)`` by efficiency); channels seen only in
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +34,7 @@ from .types import Journey
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_EXACT_MAX_CHANNELS: Final = 12
+MAX_ENUMERATION_CHANNELS: Final = 20
 Method = Literal["enumeration", "closed_form"]
 
 
@@ -98,7 +99,7 @@ def shapley_enumeration(sets: Mapping[frozenset[str], float], channels: list[str
     for i in range(n):
         view = v.reshape(-1, 2, 1 << i)
         without = view[:, 0, :].ravel()  # v(S), S ∌ i
-        gain = view[:, 1, :].ravel() - without  # v(S ∪ {i}) − v(S)
+        gain = view[:, 1, :].ravel() - without  # v(S | {i}) - v(S)
         phi[i] = float(np.dot(factor[sizes.reshape(-1, 2, 1 << i)[:, 0, :].ravel()], gain))
     return phi
 
@@ -121,8 +122,13 @@ def fit_shapley(
     use_value: bool = False,
     fitted_at: datetime | None = None,
 ) -> ShapleyModel:
-    """Fit channel Shapley weights on ``journeys`` (see module docstring for the game and the two methods)."""
-    sets: Counter[frozenset[str]] = Counter()
+    """Fit channel Shapley weights on ``journeys`` (see module docstring for the game and the two methods).
+
+    ``exact_max_channels`` may be 0..20 (the enumeration holds ``2^n`` floats; 2^20 is 8 MB).
+    """
+    if not 0 <= exact_max_channels <= MAX_ENUMERATION_CHANNELS:
+        raise ValueError(f"exact_max_channels must be within 0..{MAX_ENUMERATION_CHANNELS}")
+    sets: defaultdict[frozenset[str], float] = defaultdict(float)
     seen: set[str] = set()
     total = conversions = 0
     for journey in journeys:
@@ -143,7 +149,7 @@ def fit_shapley(
         phi = np.clip(phi, 0.0, None)  # only reachable with negative values (use_value with net refunds)
         norm = float(phi.sum())
         if norm > 0:
-            weights = {c: 0.0 for c in sorted(seen)}
+            weights = dict.fromkeys(sorted(seen), 0.0)
             weights.update({c: float(p) / norm for c, p in zip(channels, phi, strict=True)})
     return ShapleyModel(
         weights=weights,

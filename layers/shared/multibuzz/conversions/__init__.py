@@ -1,0 +1,1 @@
+"""Conversions: the ingestion endpoint, the consumer and the read API."""

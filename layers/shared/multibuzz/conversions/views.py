@@ -1,0 +1,88 @@
+"""JSON shapes of a conversion and its attribution (decimals as strings, to stay exact)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from multibuzz.db.models import AttributionCredit, Conversion
+from multibuzz.domain.attribution import MODELS, minor_units
+
+
+def money(value: Decimal, currency: str) -> str:
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-minor_units(currency))))
+
+
+def fraction(value: Decimal) -> str:
+    return format(Decimal(value).normalize(), "f") if value else "0"
+
+
+def conversion_view(conversion: Conversion) -> dict[str, Any]:
+    properties = {k: v for k, v in (conversion.properties or {}).items() if not k.startswith("_")}
+    return {
+        "id": conversion.id,
+        "conversion_type": conversion.conversion_type,
+        "status": conversion.status,
+        "revenue": money(conversion.revenue, conversion.currency),
+        "currency": conversion.currency,
+        "occurred_at": conversion.occurred_at.isoformat(),
+        "visitor_id": conversion.visitor_id,
+        "identity_id": conversion.identity_id,
+        "event_id": conversion.event_id,
+        "is_acquisition": conversion.is_acquisition,
+        "inherit_acquisition": conversion.inherit_acquisition,
+        "properties": properties,
+    }
+
+
+def influencer_view(conversion: Conversion) -> dict[str, Any] | None:
+    if conversion.influencer_method is None:
+        return None
+    return {
+        "influencer_id": conversion.influencer_id,
+        "campaign_id": conversion.influencer_campaign_id,
+        "link_id": conversion.influencer_link_id,
+        "coupon_id": conversion.influencer_coupon_id,
+        "code": conversion.influencer_code,
+        "method": conversion.influencer_method,
+        "confidence": float(conversion.influencer_confidence or 0),
+        "credit": "1",
+    }
+
+
+def attribution_view(session: Session, conversion: Conversion, version: int | None = None) -> dict[str, Any] | None:
+    if conversion.status != "attributed":
+        return None
+    version = version or conversion.attribution_version
+    credits = session.scalars(
+        select(AttributionCredit)
+        .where(AttributionCredit.conversion_id == conversion.id, AttributionCredit.version == version)
+        .order_by(AttributionCredit.model, AttributionCredit.position)
+    ).all()
+    models: dict[str, list[dict[str, Any]]] = {m: [] for m in MODELS}
+    for credit in credits:
+        models.setdefault(credit.model, []).append({
+            "session_id": credit.session_id,
+            "channel": credit.channel,
+            "utm_source": credit.utm_source,
+            "utm_medium": credit.utm_medium,
+            "utm_campaign": credit.utm_campaign,
+            "touch_at": credit.touch_at.isoformat() if credit.touch_at else None,
+            "credit": fraction(credit.credit),
+            "revenue_credit": money(credit.revenue_credit, conversion.currency),
+        })
+    meta = conversion.attribution_meta or {}
+    lookbacks = meta.get("lookback_days") or {}
+    return {
+        "version": version,
+        "lookback_days": max(lookbacks.values()) if lookbacks else None,
+        "lookback_days_by_model": lookbacks,
+        "sessions_analyzed": conversion.sessions_analyzed,
+        "models": models,
+        "notes": meta.get("models", {}),
+        "inherited_from": meta.get("inherited_from"),
+        "influencer": influencer_view(conversion),
+    }

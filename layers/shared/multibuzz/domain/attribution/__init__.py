@@ -1,0 +1,37 @@
+"""Attribution engine: ten models side by side, exact Decimal credits (ARCHITECTURE.md section 3).
+
+Pure domain code: no database, no HTTP, no I/O. Entry points:
+
+* :func:`attribute` - credits of every model for one conversion;
+* :func:`revenue_credits` - split the conversion revenue over one model's credits;
+* :func:`fit_markov` / :func:`fit_shapley` - fit the data-driven models on an account's journeys;
+* :func:`attribute_batch` - vectorised heuristic re-attribution of many conversions.
+"""
+
+from .batch import BatchResult, attribute_batch
+from .engine import attribute, revenue_credits
+from .markov import MarkovModel, fit_markov
+from .rounding import CREDIT_PLACES, allocate_revenue, minor_units, quantize_credits
+from .shapley import ShapleyModel, fit_shapley
+from .types import HEURISTIC_MODELS, MODELS, Credit, Journey, ModelResult, Touch
+
+__all__ = [
+    "CREDIT_PLACES",
+    "HEURISTIC_MODELS",
+    "MODELS",
+    "BatchResult",
+    "Credit",
+    "Journey",
+    "MarkovModel",
+    "ModelResult",
+    "ShapleyModel",
+    "Touch",
+    "allocate_revenue",
+    "attribute",
+    "attribute_batch",
+    "fit_markov",
+    "fit_shapley",
+    "minor_units",
+    "quantize_credits",
+    "revenue_credits",
+]

@@ -1,0 +1,352 @@
+"""Attribute one conversion: gather its touches, run every model, store credits (versioned).
+
+Touches are the non-bot sessions of the conversion's identity (all linked
+visitors) — or of its visitor when no identity is known — that started inside
+the lookback window up to the conversion. Each re-attribution writes a new
+version; earlier versions stay as history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, or_, select
+from sqlalchemy.orm import Session
+
+from multibuzz.bootstrap import Container
+from multibuzz.db.models import (
+    Account,
+    AttributionCredit,
+    Conversion,
+    Event,
+    ModelFit,
+    Visitor,
+    VisitSession,
+)
+from multibuzz.domain.attribution import (
+    MODELS,
+    MarkovModel,
+    ShapleyModel,
+    Touch,
+    allocate_revenue,
+    attribute,
+    revenue_credits,
+)
+
+DEFAULT_LOOKBACK_DAYS = 30
+DEFAULT_HALF_LIFE_DAYS = 7.0
+LEAD_EVENT_TYPES = ("signup", "sign_up", "lead", "register", "registration")
+FIT_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class TouchRow:
+    session_id: str
+    channel: str
+    started_at: datetime
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    landing_url: str | None
+    referrer: str | None
+
+
+# -- settings ---------------------------------------------------------------------------------
+def lookback_for(model: str, conversion: Conversion, account_settings: dict[str, Any]) -> int:
+    """Request override, then the account's per-model setting, then the account default, then 30 days."""
+    if conversion.lookback_days:
+        return int(conversion.lookback_days)
+    per_model = account_settings.get("model_lookback_days") or {}
+    if isinstance(per_model, dict) and per_model.get(model):
+        return int(per_model[model])
+    return int(account_settings.get("lookback_days") or DEFAULT_LOOKBACK_DAYS)
+
+
+def half_life_for(account_settings: dict[str, Any]) -> float:
+    return float(account_settings.get("half_life_days") or DEFAULT_HALF_LIFE_DAYS)
+
+
+# -- data-driven fits, cached per process ----------------------------------------------------
+class FitCache:
+    """Latest Markov/Shapley fit per account, re-read at most once a minute (fits change daily)."""
+
+    def __init__(self, ttl: float = FIT_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def get(self, session: Session, account_id: str, model: str) -> tuple[int, Any] | None:
+        key = (account_id, model)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self.ttl:
+            cached: tuple[int, Any] | None = entry[1]
+            return cached
+        fit = session.scalar(
+            select(ModelFit)
+            .where(ModelFit.account_id == account_id, ModelFit.model == model)
+            .order_by(ModelFit.version.desc())
+            .limit(1)
+        )
+        value: tuple[int, Any] | None = None
+        if fit is not None:
+            loaded = MarkovModel.from_dict(fit.weights) if model == "markov" else ShapleyModel.from_dict(fit.weights)
+            value = (fit.version, loaded)
+        with self._lock:
+            self._entries[key] = (now, value)
+        return value
+
+    def invalidate(self, account_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if k[0] == account_id]:
+                del self._entries[key]
+
+
+fit_cache = FitCache()
+
+
+# -- journey ----------------------------------------------------------------------------------
+def journey_visitor_ids(session: Session, conversion: Conversion) -> list[str]:
+    identity_id = conversion.identity_id
+    if identity_id is None and conversion.visitor_id is not None:
+        identity_id = session.scalar(select(Visitor.identity_id).where(Visitor.id == conversion.visitor_id))
+    if identity_id is None:
+        return [conversion.visitor_id] if conversion.visitor_id else []
+    ids = list(
+        session.scalars(
+            select(Visitor.id).where(Visitor.account_id == conversion.account_id, Visitor.identity_id == identity_id)
+        )
+    )
+    if conversion.visitor_id and conversion.visitor_id not in ids:
+        ids.append(conversion.visitor_id)
+    return ids
+
+
+def load_touches(session: Session, account_id: str, visitor_ids: Sequence[str], since: datetime,
+                 until: datetime) -> list[TouchRow]:
+    if not visitor_ids:
+        return []
+    rows = session.execute(
+        select(
+            VisitSession.id,
+            VisitSession.channel,
+            VisitSession.started_at,
+            VisitSession.utm_source,
+            VisitSession.utm_medium,
+            VisitSession.utm_campaign,
+            VisitSession.landing_url,
+            VisitSession.referrer,
+        )
+        .where(
+            VisitSession.account_id == account_id,
+            VisitSession.visitor_id.in_(visitor_ids),
+            VisitSession.started_at >= since,
+            VisitSession.started_at <= until,
+            VisitSession.is_bot.is_(False),
+        )
+        .order_by(VisitSession.started_at, VisitSession.id)
+    )
+    return [TouchRow(*row) for row in rows]
+
+
+def lead_session_id(session: Session, account_id: str, visitor_ids: Sequence[str]) -> str | None:
+    """The session of the identity's first signup/lead event (the w_shaped lead-creation touch)."""
+    if not visitor_ids:
+        return None
+    return session.scalar(
+        select(Event.session_id)
+        .where(
+            Event.account_id == account_id,
+            Event.visitor_id.in_(visitor_ids),
+            Event.event_type.in_(LEAD_EVENT_TYPES),
+            Event.session_id.is_not(None),
+        )
+        .order_by(Event.occurred_at, Event.id)
+        .limit(1)
+    )
+
+
+def acquisition_conversion(session: Session, conversion: Conversion, visitor_ids: Sequence[str]) -> Conversion | None:
+    """The identity's (or visitor's) earliest attributed acquisition conversion, other than this one."""
+    scope = []
+    if conversion.identity_id:
+        scope.append(Conversion.identity_id == conversion.identity_id)
+    if visitor_ids:
+        scope.append(Conversion.visitor_id.in_(visitor_ids))
+    if not scope:
+        return None
+    return session.scalar(
+        select(Conversion)
+        .where(
+            Conversion.account_id == conversion.account_id,
+            Conversion.id != conversion.id,
+            Conversion.is_acquisition.is_(True),
+            Conversion.status == "attributed",
+            or_(*scope),
+        )
+        .order_by(Conversion.occurred_at, Conversion.id)
+        .limit(1)
+    )
+
+
+# -- the computation --------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any]
+    sessions_analyzed: int
+    touches: list[TouchRow]
+
+
+def _row(conversion: Conversion, version: int, model: str, position: int, credit: Decimal, revenue: Decimal,
+         touch: TouchRow | None, channel: str) -> dict[str, Any]:
+    return {
+        "account_id": conversion.account_id,
+        "conversion_id": conversion.id,
+        "version": version,
+        "model": model,
+        "position": position,
+        "session_id": touch.session_id if touch else None,
+        "channel": channel,
+        "utm_source": touch.utm_source if touch else None,
+        "utm_medium": touch.utm_medium if touch else None,
+        "utm_campaign": touch.utm_campaign if touch else None,
+        "touch_at": touch.started_at if touch else None,
+        "credit": credit,
+        "revenue_credit": revenue,
+    }
+
+
+def compute(session: Session, conversion: Conversion, account_settings: dict[str, Any], version: int) -> Outcome:
+    lookbacks = {model: lookback_for(model, conversion, account_settings) for model in MODELS}
+    widest = max(lookbacks.values())
+    at = conversion.occurred_at
+    visitor_ids = journey_visitor_ids(session, conversion)
+    touches = load_touches(session, conversion.account_id, visitor_ids, at - timedelta(days=widest), at)
+    meta: dict[str, Any] = {"lookback_days": lookbacks, "models": {}}
+    rows: list[dict[str, Any]] = []
+
+    if conversion.inherit_acquisition:
+        source = acquisition_conversion(session, conversion, visitor_ids)
+        if source is not None:
+            meta["inherited_from"] = source.id
+            inherited = session.scalars(
+                select(AttributionCredit)
+                .where(AttributionCredit.conversion_id == source.id,
+                       AttributionCredit.version == source.attribution_version)
+                .order_by(AttributionCredit.model, AttributionCredit.position)
+            ).all()
+            by_model: dict[str, list[AttributionCredit]] = {}
+            for credit in inherited:
+                by_model.setdefault(credit.model, []).append(credit)
+            for model, credits in by_model.items():
+                if model == "participation":
+                    amounts = [conversion.revenue] * len(credits)
+                else:
+                    amounts = allocate_revenue([c.credit for c in credits], conversion.revenue, conversion.currency)
+                for position, (credit, amount) in enumerate(zip(credits, amounts, strict=True)):
+                    rows.append({
+                        **_row(conversion, version, model, position, credit.credit, amount, None, credit.channel),
+                        "session_id": credit.session_id, "utm_source": credit.utm_source,
+                        "utm_medium": credit.utm_medium, "utm_campaign": credit.utm_campaign,
+                        "touch_at": credit.touch_at,
+                    })
+            return Outcome(rows, meta, source.sessions_analyzed, touches)
+        meta["inherit_acquisition"] = "no acquisition conversion found; attributed from this conversion's journey"
+
+    lead = lead_session_id(session, conversion.account_id, visitor_ids)
+    fits: dict[str, Any] = {}
+    for model in ("markov", "shapley"):
+        found = fit_cache.get(session, conversion.account_id, model)
+        if found is not None:
+            meta["models"].setdefault(model, {})["fit_version"] = found[0]
+            fits[model] = found[1]
+    half_life = half_life_for(account_settings)
+
+    by_lookback: dict[int, list[str]] = {}
+    for model, days in lookbacks.items():
+        by_lookback.setdefault(days, []).append(model)
+    analyzed = 0
+    for days, models in by_lookback.items():
+        window = [t for t in touches if t.started_at >= at - timedelta(days=days)]
+        analyzed = max(analyzed, len(window))
+        index = {t.session_id: t for t in window}
+        results = attribute(
+            [Touch(t.session_id, t.channel, t.started_at, t.session_id == lead) for t in window],
+            at,
+            models=models,
+            half_life_days=half_life,
+            markov=fits.get("markov"),
+            shapley=fits.get("shapley"),
+        )
+        for model, result in results.items():
+            if result.fallback:
+                meta["models"].setdefault(model, {})["fallback"] = result.fallback
+            if not result.credits:  # no touch in the window: direct gets it all
+                rows.append(_row(conversion, version, model, 0, Decimal(1), conversion.revenue, None, "direct"))
+                continue
+            amounts = revenue_credits(result, conversion.revenue, conversion.currency)
+            for position, (credit, amount) in enumerate(zip(result.credits, amounts, strict=True)):
+                rows.append(_row(conversion, version, model, position, credit.credit, amount,
+                                 index[credit.session_id], credit.channel))
+    return Outcome(rows, meta, analyzed, touches)
+
+
+def attribute_conversion(session: Session, container: Container, conversion: Conversion,
+                         account_settings: dict[str, Any] | None = None) -> Outcome:
+    """Compute and store a new attribution version for ``conversion`` (the caller commits)."""
+    if account_settings is None:
+        account_settings = dict(session.scalar(select(Account.settings).where(
+            Account.id == conversion.account_id)) or {})
+    version = conversion.attribution_version + 1
+    outcome = compute(session, conversion, account_settings, version)
+    session.execute(insert(AttributionCredit), outcome.rows)
+    influencer = resolve_influencer_for(session, conversion, outcome.touches)
+    if influencer is not None:
+        outcome.meta["influencer"] = influencer
+    conversion.attribution_version = version
+    conversion.status = "attributed"
+    conversion.attributed_at = container.clock.now()
+    conversion.sessions_analyzed = outcome.sessions_analyzed
+    conversion.attribution_meta = outcome.meta
+    session.flush()
+    return outcome
+
+
+def resolve_influencer_for(session: Session, conversion: Conversion, touches: Sequence[TouchRow]) -> dict[str, Any] | None:
+    """The influencer waterfall (coupon → ref_code → landing URL); stored on the conversion."""
+    try:  # INTEGRATION-TODO: remove this guard once services/waterfall.py lands
+        from multibuzz.services.waterfall import TouchRef, resolve_influencer
+    except ImportError:
+        return None
+
+    props = conversion.properties or {}
+    credit = resolve_influencer(
+        session,
+        conversion.account_id,
+        coupon_code=_text(props.get("coupon_code")),
+        ref_code=_text(props.get("ref_code")),
+        touches=[TouchRef(t.session_id, t.landing_url, t.referrer, t.started_at) for t in touches],
+    )
+    conversion.influencer_id = credit.influencer_id if credit else None
+    conversion.influencer_campaign_id = credit.campaign_id if credit else None
+    conversion.influencer_link_id = credit.link_id if credit else None
+    conversion.influencer_coupon_id = credit.coupon_id if credit else None
+    conversion.influencer_method = credit.method if credit else None
+    conversion.influencer_confidence = Decimal(str(credit.confidence)) if credit else None
+    conversion.influencer_code = credit.code if credit else None
+    return None if credit is None else {"influencer_id": credit.influencer_id, "method": credit.method}
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
