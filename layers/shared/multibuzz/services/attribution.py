@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from multibuzz.bootstrap import Container
@@ -112,65 +112,80 @@ class FitCache:
 fit_cache = FitCache()
 
 
-# -- journey ----------------------------------------------------------------------------------
-def journey_visitor_ids(session: Session, conversion: Conversion) -> list[str]:
-    identity_id = conversion.identity_id
-    if identity_id is None and conversion.visitor_id is not None:
-        identity_id = session.scalar(select(Visitor.identity_id).where(Visitor.id == conversion.visitor_id))
-    if identity_id is None:
-        return [conversion.visitor_id] if conversion.visitor_id else []
-    ids = list(
-        session.scalars(
-            select(Visitor.id).where(Visitor.account_id == conversion.account_id, Visitor.identity_id == identity_id)
-        )
-    )
-    if conversion.visitor_id and conversion.visitor_id not in ids:
-        ids.append(conversion.visitor_id)
-    return ids
+# -- journeys, loaded set-based for a batch of conversions ------------------------------------
+@dataclass
+class JourneyData:
+    visitor_ids: list[str]
+    touches: list[TouchRow]  # chronological, non-bot, inside the widest lookback
+    lead_session_id: str | None
 
 
-def load_touches(session: Session, account_id: str, visitor_ids: Sequence[str], since: datetime,
-                 until: datetime) -> list[TouchRow]:
-    if not visitor_ids:
-        return []
-    rows = session.execute(
-        select(
-            VisitSession.id,
-            VisitSession.channel,
-            VisitSession.started_at,
-            VisitSession.utm_source,
-            VisitSession.utm_medium,
-            VisitSession.utm_campaign,
-            VisitSession.landing_url,
-            VisitSession.referrer,
-        )
-        .where(
-            VisitSession.account_id == account_id,
-            VisitSession.visitor_id.in_(visitor_ids),
-            VisitSession.started_at >= since,
-            VisitSession.started_at <= until,
-            VisitSession.is_bot.is_(False),
-        )
-        .order_by(VisitSession.started_at, VisitSession.id)
-    )
-    return [TouchRow(*row) for row in rows]
+def load_journeys(session: Session, conversions: Sequence[Conversion],
+                  widest_days: dict[str, int]) -> dict[str, JourneyData]:
+    """Every conversion's journey in a handful of queries, whatever the batch size."""
+    if not conversions:
+        return {}
+    account_id = conversions[0].account_id
+    direct_visitors = {c.visitor_id for c in conversions if c.visitor_id}
+    identity_of: dict[str, str | None] = {}
+    if direct_visitors:
+        identity_of = dict(session.execute(
+            select(Visitor.id, Visitor.identity_id).where(Visitor.id.in_(direct_visitors))
+        ).tuples().all())
+    identity_ids = {c.identity_id for c in conversions if c.identity_id} | {i for i in identity_of.values() if i}
+    visitors_of_identity: dict[str, list[str]] = {}
+    if identity_ids:
+        for vid, iid in session.execute(
+            select(Visitor.id, Visitor.identity_id)
+            .where(Visitor.account_id == account_id, Visitor.identity_id.in_(identity_ids))
+            .order_by(Visitor.id)
+        ):
+            visitors_of_identity.setdefault(iid, []).append(vid)
 
+    visitor_lists: dict[str, list[str]] = {}
+    for c in conversions:
+        identity = c.identity_id or (identity_of.get(c.visitor_id) if c.visitor_id else None)
+        ids = list(visitors_of_identity.get(identity, [])) if identity else []
+        if c.visitor_id and c.visitor_id not in ids:
+            ids.append(c.visitor_id)
+        visitor_lists[c.id] = ids
+    every_visitor = {v for ids in visitor_lists.values() for v in ids}
 
-def lead_session_id(session: Session, account_id: str, visitor_ids: Sequence[str]) -> str | None:
-    """The session of the identity's first signup/lead event (the w_shaped lead-creation touch)."""
-    if not visitor_ids:
-        return None
-    return session.scalar(
-        select(Event.session_id)
-        .where(
-            Event.account_id == account_id,
-            Event.visitor_id.in_(visitor_ids),
-            Event.event_type.in_(LEAD_EVENT_TYPES),
-            Event.session_id.is_not(None),
+    by_visitor: dict[str, list[TouchRow]] = {}
+    leads: dict[str, tuple[datetime, str, str]] = {}
+    if every_visitor:
+        since = min(c.occurred_at - timedelta(days=widest_days[c.id]) for c in conversions)
+        until = max(c.occurred_at for c in conversions)
+        rows = session.execute(
+            select(VisitSession.visitor_id, VisitSession.id, VisitSession.channel, VisitSession.started_at,
+                   VisitSession.utm_source, VisitSession.utm_medium, VisitSession.utm_campaign,
+                   VisitSession.landing_url, VisitSession.referrer)
+            .where(VisitSession.account_id == account_id, VisitSession.visitor_id.in_(every_visitor),
+                   VisitSession.started_at >= since, VisitSession.started_at <= until,
+                   VisitSession.is_bot.is_(False))
         )
-        .order_by(Event.occurred_at, Event.id)
-        .limit(1)
-    )
+        for visitor_id, *fields in rows:
+            by_visitor.setdefault(visitor_id, []).append(TouchRow(*fields))
+        for visitor_id, session_id, occurred_at, event_id in session.execute(
+            select(Event.visitor_id, Event.session_id, Event.occurred_at, Event.id)
+            .where(Event.account_id == account_id, Event.visitor_id.in_(every_visitor),
+                   Event.event_type.in_(LEAD_EVENT_TYPES), Event.session_id.is_not(None))
+        ):
+            candidate = (occurred_at, event_id, session_id)
+            if visitor_id not in leads or candidate < leads[visitor_id]:
+                leads[visitor_id] = candidate
+
+    journeys = {}
+    for c in conversions:
+        ids = visitor_lists[c.id]
+        lower = c.occurred_at - timedelta(days=widest_days[c.id])
+        touches = sorted(
+            (t for v in ids for t in by_visitor.get(v, ()) if lower <= t.started_at <= c.occurred_at),
+            key=lambda t: (t.started_at, t.session_id),
+        )
+        lead_candidates = [leads[v] for v in ids if v in leads]
+        journeys[c.id] = JourneyData(ids, touches, min(lead_candidates)[2] if lead_candidates else None)
+    return journeys
 
 
 def acquisition_conversion(session: Session, conversion: Conversion, visitor_ids: Sequence[str]) -> Conversion | None:
@@ -224,44 +239,44 @@ def _row(conversion: Conversion, version: int, model: str, position: int, credit
     }
 
 
-def compute(session: Session, conversion: Conversion, account_settings: dict[str, Any], version: int) -> Outcome:
-    lookbacks = {model: lookback_for(model, conversion, account_settings) for model in MODELS}
-    widest = max(lookbacks.values())
-    at = conversion.occurred_at
-    visitor_ids = journey_visitor_ids(session, conversion)
-    touches = load_touches(session, conversion.account_id, visitor_ids, at - timedelta(days=widest), at)
-    meta: dict[str, Any] = {"lookback_days": lookbacks, "models": {}}
+def _inherited(session: Session, conversion: Conversion, source: Conversion, version: int) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    inherited = session.scalars(
+        select(AttributionCredit)
+        .where(AttributionCredit.conversion_id == source.id, AttributionCredit.version == source.attribution_version)
+        .order_by(AttributionCredit.model, AttributionCredit.position)
+    ).all()
+    by_model: dict[str, list[AttributionCredit]] = {}
+    for credit in inherited:
+        by_model.setdefault(credit.model, []).append(credit)
+    for model, credits in by_model.items():
+        if model == "participation":
+            amounts = [conversion.revenue] * len(credits)
+        else:
+            amounts = allocate_revenue([c.credit for c in credits], conversion.revenue, conversion.currency)
+        for position, (credit, amount) in enumerate(zip(credits, amounts, strict=True)):
+            rows.append({
+                **_row(conversion, version, model, position, credit.credit, amount, None, credit.channel),
+                "session_id": credit.session_id, "utm_source": credit.utm_source,
+                "utm_medium": credit.utm_medium, "utm_campaign": credit.utm_campaign,
+                "touch_at": credit.touch_at,
+            })
+    return rows
+
+
+def compute(session: Session, conversion: Conversion, account_settings: dict[str, Any], version: int,
+            journey: JourneyData, lookbacks: dict[str, int]) -> Outcome:
+    at = conversion.occurred_at
+    touches = journey.touches
+    meta: dict[str, Any] = {"lookback_days": lookbacks, "models": {}}
 
     if conversion.inherit_acquisition:
-        source = acquisition_conversion(session, conversion, visitor_ids)
+        source = acquisition_conversion(session, conversion, journey.visitor_ids)
         if source is not None:
             meta["inherited_from"] = source.id
-            inherited = session.scalars(
-                select(AttributionCredit)
-                .where(AttributionCredit.conversion_id == source.id,
-                       AttributionCredit.version == source.attribution_version)
-                .order_by(AttributionCredit.model, AttributionCredit.position)
-            ).all()
-            by_model: dict[str, list[AttributionCredit]] = {}
-            for credit in inherited:
-                by_model.setdefault(credit.model, []).append(credit)
-            for model, credits in by_model.items():
-                if model == "participation":
-                    amounts = [conversion.revenue] * len(credits)
-                else:
-                    amounts = allocate_revenue([c.credit for c in credits], conversion.revenue, conversion.currency)
-                for position, (credit, amount) in enumerate(zip(credits, amounts, strict=True)):
-                    rows.append({
-                        **_row(conversion, version, model, position, credit.credit, amount, None, credit.channel),
-                        "session_id": credit.session_id, "utm_source": credit.utm_source,
-                        "utm_medium": credit.utm_medium, "utm_campaign": credit.utm_campaign,
-                        "touch_at": credit.touch_at,
-                    })
-            return Outcome(rows, meta, source.sessions_analyzed, touches)
+            return Outcome(_inherited(session, conversion, source, version), meta, source.sessions_analyzed, touches)
         meta["inherit_acquisition"] = "no acquisition conversion found; attributed from this conversion's journey"
 
-    lead = lead_session_id(session, conversion.account_id, visitor_ids)
     fits: dict[str, Any] = {}
     for model in ("markov", "shapley"):
         found = fit_cache.get(session, conversion.account_id, model)
@@ -269,7 +284,7 @@ def compute(session: Session, conversion: Conversion, account_settings: dict[str
             meta["models"].setdefault(model, {})["fit_version"] = found[0]
             fits[model] = found[1]
     half_life = half_life_for(account_settings)
-
+    rows: list[dict[str, Any]] = []
     by_lookback: dict[int, list[str]] = {}
     for model, days in lookbacks.items():
         by_lookback.setdefault(days, []).append(model)
@@ -279,7 +294,7 @@ def compute(session: Session, conversion: Conversion, account_settings: dict[str
         analyzed = max(analyzed, len(window))
         index = {t.session_id: t for t in window}
         results = attribute(
-            [Touch(t.session_id, t.channel, t.started_at, t.session_id == lead) for t in window],
+            [Touch(t.session_id, t.channel, t.started_at, t.session_id == journey.lead_session_id) for t in window],
             at,
             models=models,
             half_life_days=half_life,
@@ -299,25 +314,42 @@ def compute(session: Session, conversion: Conversion, account_settings: dict[str
     return Outcome(rows, meta, analyzed, touches)
 
 
+def attribute_conversions(session: Session, container: Container, conversions: Sequence[Conversion],
+                          account_settings: dict[str, Any] | None = None) -> list[Outcome]:
+    """Compute and store a new attribution version for each conversion of one account (the caller commits)."""
+    if not conversions:
+        return []
+    account_id = conversions[0].account_id
+    if any(c.account_id != account_id for c in conversions):
+        raise ValueError("attribute_conversions works on one account at a time")
+    if account_settings is None:
+        account_settings = dict(session.scalar(select(Account.settings).where(Account.id == account_id)) or {})
+    lookbacks = {c.id: {m: lookback_for(m, c, account_settings) for m in MODELS} for c in conversions}
+    journeys = load_journeys(session, conversions, {cid: max(lb.values()) for cid, lb in lookbacks.items()})
+    outcomes, rows = [], []
+    now = container.clock.now()
+    for conversion in conversions:
+        version = conversion.attribution_version + 1
+        outcome = compute(session, conversion, account_settings, version, journeys[conversion.id],
+                          lookbacks[conversion.id])
+        rows.extend(outcome.rows)
+        influencer = resolve_influencer_for(session, conversion, outcome.touches)
+        if influencer is not None:
+            outcome.meta["influencer"] = influencer
+        conversion.attribution_version = version
+        conversion.status = "attributed"
+        conversion.attributed_at = now
+        conversion.sessions_analyzed = outcome.sessions_analyzed
+        conversion.attribution_meta = outcome.meta
+        outcomes.append(outcome)
+    session.connection().execute(AttributionCredit.__table__.insert(), rows)
+    session.flush()
+    return outcomes
+
+
 def attribute_conversion(session: Session, container: Container, conversion: Conversion,
                          account_settings: dict[str, Any] | None = None) -> Outcome:
-    """Compute and store a new attribution version for ``conversion`` (the caller commits)."""
-    if account_settings is None:
-        account_settings = dict(session.scalar(select(Account.settings).where(
-            Account.id == conversion.account_id)) or {})
-    version = conversion.attribution_version + 1
-    outcome = compute(session, conversion, account_settings, version)
-    session.execute(insert(AttributionCredit), outcome.rows)
-    influencer = resolve_influencer_for(session, conversion, outcome.touches)
-    if influencer is not None:
-        outcome.meta["influencer"] = influencer
-    conversion.attribution_version = version
-    conversion.status = "attributed"
-    conversion.attributed_at = container.clock.now()
-    conversion.sessions_analyzed = outcome.sessions_analyzed
-    conversion.attribution_meta = outcome.meta
-    session.flush()
-    return outcome
+    return attribute_conversions(session, container, [conversion], account_settings)[0]
 
 
 def resolve_influencer_for(session: Session, conversion: Conversion, touches: Sequence[TouchRow]) -> dict[str, Any] | None:
