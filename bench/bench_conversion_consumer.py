@@ -25,9 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
-from sqlalchemy import insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-
 from multibuzz.bootstrap import Container, use_container  # noqa: E402
 from multibuzz.consumers.envelope import Envelope  # noqa: E402
 from multibuzz.db.engine import make_engine  # noqa: E402
@@ -35,6 +32,8 @@ from multibuzz.db.migrate import upgrade  # noqa: E402
 from multibuzz.db.models import Account, Conversion, Visitor, VisitSession  # noqa: E402
 from multibuzz.domain.attribution import Touch, attribute, revenue_credits  # noqa: E402
 from multibuzz.settings import Settings  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 CHANNELS = ["organic_search", "paid_search", "paid_social", "email", "direct"]
 
@@ -55,26 +54,57 @@ def seed(container: Container, n: int) -> tuple[str, list[str], list[list[Touch]
     visitors, sessions, conversions, journeys = [], [], [], []
     for i in range(n):
         vid = f"vis_{i:08d}"
-        visitors.append({"id": vid, "account_id": account_id, "visitor_key": f"v{i}", "identity_id": None,
-                         "first_seen_at": now, "last_seen_at": now})
+        visitors.append(
+            {
+                "id": vid,
+                "account_id": account_id,
+                "visitor_key": f"v{i}",
+                "identity_id": None,
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
+        )
         touches = []
         for j in range(3):
             started = now - timedelta(days=rng.uniform(0.1, 25), seconds=j)
             sid = f"ses_{i:08d}_{j}"
             channel = rng.choice(CHANNELS)
-            sessions.append({"id": sid, "account_id": account_id, "visitor_id": vid, "started_at": started,
-                             "last_activity_at": started, "channel": channel, "page_view_count": 1,
-                             "is_bot": False, "created_at": started})
+            sessions.append(
+                {
+                    "id": sid,
+                    "account_id": account_id,
+                    "visitor_id": vid,
+                    "started_at": started,
+                    "last_activity_at": started,
+                    "channel": channel,
+                    "page_view_count": 1,
+                    "is_bot": False,
+                    "created_at": started,
+                }
+            )
             touches.append(Touch(sid, channel, started))
         journeys.append(touches)
-        conversions.append({"id": f"conv_{i:08d}", "account_id": account_id, "conversion_type": "purchase",
-                            "visitor_id": vid, "occurred_at": now, "received_at": now,
-                            "revenue": Decimal("99.99"), "currency": "USD", "properties": {},
-                            "is_acquisition": False, "inherit_acquisition": False, "status": "pending",
-                            "attribution_version": 0, "sessions_analyzed": 0, "attribution_meta": {}})
+        conversions.append(
+            {
+                "id": f"conv_{i:08d}",
+                "account_id": account_id,
+                "conversion_type": "purchase",
+                "visitor_id": vid,
+                "occurred_at": now,
+                "received_at": now,
+                "revenue": Decimal("99.99"),
+                "currency": "USD",
+                "properties": {},
+                "is_acquisition": False,
+                "inherit_acquisition": False,
+                "status": "pending",
+                "attribution_version": 0,
+                "sessions_analyzed": 0,
+                "attribution_meta": {},
+            }
+        )
     with container.session() as session:
-        session.add(Account(id=account_id, name="Bench", slug="bench", status="active", settings={},
-                            created_at=now))
+        session.add(Account(id=account_id, name="Bench", slug="bench", status="active", settings={}, created_at=now))
         session.flush()
         for table, rows in ((Visitor, visitors), (VisitSession, sessions), (Conversion, conversions)):
             for start in range(0, len(rows), 2000):
@@ -88,16 +118,28 @@ def sqs_batches(account_id: str, ids: list[str]) -> list[dict[str, object]]:
     for start in range(0, len(ids), 10):
         records = []
         for cid in ids[start : start + 10]:
-            body = Envelope(kind="conversion.attribute", id=f"conv:{cid}", account_id=account_id,
-                            payload={"conversion_id": cid}).dumps()
-            records.append({
-                "messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": body,
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "MessageGroupId": cid,
-                               "SequenceNumber": "1", "MessageDeduplicationId": cid},
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:multibuzz-bench-ingest.fifo",
-                "awsRegion": "us-east-1",
-            })
+            body = Envelope(
+                kind="conversion.attribute", id=f"conv:{cid}", account_id=account_id, payload={"conversion_id": cid}
+            ).dumps()
+            records.append(
+                {
+                    "messageId": str(uuid.uuid4()),
+                    "receiptHandle": "r",
+                    "body": body,
+                    "attributes": {
+                        "ApproximateReceiveCount": "1",
+                        "SentTimestamp": "0",
+                        "MessageGroupId": cid,
+                        "SequenceNumber": "1",
+                        "MessageDeduplicationId": cid,
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": "",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:multibuzz-bench-ingest.fifo",
+                    "awsRegion": "us-east-1",
+                }
+            )
         batches.append({"Records": records})
     return batches
 
@@ -111,8 +153,7 @@ def main() -> int:
     reset_database(args.url)
     engine = make_engine(args.url, pool_size=4)
     upgrade(engine)
-    container = Container(Settings(stage="test", database_url=args.url, data_dir=Path("/tmp/mbz-bench")),
-                          engine=engine)
+    container = Container(Settings(stage="test", database_url=args.url, data_dir=Path("/tmp/mbz-bench")), engine=engine)
     use_container(container)
     account_id, ids, journeys, now = seed(container, args.n)
 
@@ -149,8 +190,13 @@ def main() -> int:
     }
     print("| path | conversions/s | ratio |\n|---|---:|---:|")
     print(f"| pure engine, 10 models + revenue split (baseline) | {engine_rate:,.0f} | 1.00 |")
-    print(f"| consumer handler on MariaDB (reads + writes) | {consumer_rate:,.0f} | {consumer_rate / engine_rate:.2f} |")
-    print(f"{args.n} conversions, {credit_rows} credit rows; goal >= 1,000/s: {'met' if consumer_rate >= 1000 else 'NOT met'}")
+    print(
+        f"| consumer handler on MariaDB (reads + writes) | {consumer_rate:,.0f} | {consumer_rate / engine_rate:.2f} |"
+    )
+    print(
+        f"{args.n} conversions, {credit_rows} credit rows; "
+        f"goal >= 1,000/s: {'met' if consumer_rate >= 1000 else 'NOT met'}"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "conversion_consumer.json").write_text(json.dumps(figures, indent=2))

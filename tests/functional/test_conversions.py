@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-
-from infra.local.dispatch import deliver_once, load_handler
 from multibuzz.bootstrap import Container
 from multibuzz.consumers.hooks import identity_linked
 from multibuzz.db.models import Conversion, Event, Identity, Visitor, VisitSession
+
+from infra.local.dispatch import deliver_once, load_handler
 from tests.conftest import Api, Tenant
 
 
@@ -32,25 +32,48 @@ def drain(container: Container) -> int:
     return total
 
 
-def seed_visitor(container: Container, account_id: str, key: str, sessions: list[tuple[str, float]],
-                 *, bot: bool = False, identity: str | None = None) -> list[str]:
+def seed_visitor(
+    container: Container,
+    account_id: str,
+    key: str,
+    sessions: list[tuple[str, float]],
+    *,
+    bot: bool = False,
+    identity: str | None = None,
+) -> list[str]:
     """Sessions as (channel, days before now); returns their ids in order."""
     now = container.clock.now()
     ids = []
     with container.session() as session:
-        visitor = Visitor(id=container.ids.new("vis"), account_id=account_id, visitor_key=key,
-                          identity_id=identity, first_seen_at=now, last_seen_at=now)
+        visitor = Visitor(
+            id=container.ids.new("vis"),
+            account_id=account_id,
+            visitor_key=key,
+            identity_id=identity,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
         session.add(visitor)
         session.flush()
         for channel, days_ago in sessions:
             started = now - timedelta(days=days_ago)
             sid = container.ids.new("ses")
             ids.append(sid)
-            session.add(VisitSession(
-                id=sid, account_id=account_id, visitor_id=visitor.id, started_at=started, last_activity_at=started,
-                channel=channel, utm_source=f"{channel}-src", utm_campaign=f"{channel}-camp", page_view_count=1,
-                is_bot=bot, created_at=started,
-            ))
+            session.add(
+                VisitSession(
+                    id=sid,
+                    account_id=account_id,
+                    visitor_id=visitor.id,
+                    started_at=started,
+                    last_activity_at=started,
+                    channel=channel,
+                    utm_source=f"{channel}-src",
+                    utm_campaign=f"{channel}-camp",
+                    page_view_count=1,
+                    is_bot=bot,
+                    created_at=started,
+                )
+            )
         session.commit()
     return ids
 
@@ -72,8 +95,7 @@ def attribution(api: Api, tenant: Tenant, conversion_id: str) -> dict[str, Any]:
 
 def test_three_touches_then_a_purchase_of_99(api: Api, container: Container) -> None:
     tenant = api.tenant("Store")
-    seed_visitor(container, tenant.account_id, "v" * 64,
-                 [("organic_search", 10), ("paid_social", 5), ("email", 1)])
+    seed_visitor(container, tenant.account_id, "v" * 64, [("organic_search", 10), ("paid_social", 5), ("email", 1)])
     created = post(api, tenant, {"conversion_type": "purchase", "visitor_id": "v" * 64, "revenue": "99.00"})
     assert created.status_code == 202, created.text
     body = created.json()
@@ -91,9 +113,22 @@ def test_three_touches_then_a_purchase_of_99(api: Api, container: Container) -> 
     assert credited(models["last_touch"]) == [("email", "99.00")]
     assert [c["channel"] for c in models["first_touch"]] == ["organic_search", "paid_social", "email"]
     assert [(c["channel"], c["revenue_credit"]) for c in models["linear"]] == [
-        ("organic_search", "33.00"), ("paid_social", "33.00"), ("email", "33.00")]
-    assert set(models) == {"first_touch", "last_touch", "last_non_direct", "linear", "time_decay",
-                           "position_based", "w_shaped", "participation", "markov", "shapley"}
+        ("organic_search", "33.00"),
+        ("paid_social", "33.00"),
+        ("email", "33.00"),
+    ]
+    assert set(models) == {
+        "first_touch",
+        "last_touch",
+        "last_non_direct",
+        "linear",
+        "time_decay",
+        "position_based",
+        "w_shaped",
+        "participation",
+        "markov",
+        "shapley",
+    }
     for model, credits in models.items():
         total = sum(Decimal(c["revenue_credit"]) for c in credits)
         assert total == (Decimal("297.00") if model == "participation" else Decimal("99.00")), model
@@ -109,8 +144,11 @@ def test_validation_messages_name_the_field(api: Api) -> None:
         ({"conversion_type": "purchase", "visitor_id": "nobody"}, "visitor_id", "Visitor not found"),
         ({"conversion_type": "purchase", "event_id": "evt_missing"}, "event_id", "Event not found"),
         ({"conversion_type": "purchase", "user_id": "ghost"}, "user_id", "User not found"),
-        ({"conversion_type": "purchase", "visitor_id": "x", "currency": "dollars"}, "currency",
-         "currency must be a 3-letter ISO 4217 code"),
+        (
+            {"conversion_type": "purchase", "visitor_id": "x", "currency": "dollars"},
+            "currency",
+            "currency must be a 3-letter ISO 4217 code",
+        ),
     ]
     for body, field, message in cases:
         response = post(api, tenant, body)
@@ -127,12 +165,27 @@ def test_wrapped_form_event_id_and_idempotent_retries(api: Api, container: Conta
     seed_visitor(container, tenant.account_id, "w1", [("email", 2)])
     with container.session() as session:
         visitor = session.query(Visitor).filter_by(visitor_key="w1").one()
-        session.add(Event(id="evt_purchase1", account_id=tenant.account_id, visitor_id=visitor.id,
-                          event_type="purchase", occurred_at=container.clock.now(),
-                          received_at=container.clock.now(), properties={}, client_event_id="order-1-evt"))
+        session.add(
+            Event(
+                id="evt_purchase1",
+                account_id=tenant.account_id,
+                visitor_id=visitor.id,
+                event_type="purchase",
+                occurred_at=container.clock.now(),
+                received_at=container.clock.now(),
+                properties={},
+                client_event_id="order-1-evt",
+            )
+        )
         session.commit()
-    body = {"conversion": {"conversion_type": "purchase", "event_id": "order-1-evt", "revenue": 10,
-                           "properties": {"order_id": "A-1"}}}
+    body = {
+        "conversion": {
+            "conversion_type": "purchase",
+            "event_id": "order-1-evt",
+            "revenue": 10,
+            "properties": {"order_id": "A-1"},
+        }
+    }
     first = post(api, tenant, body)
     again = post(api, tenant, body)
     assert first.status_code == 202
@@ -151,8 +204,12 @@ def test_wrapped_form_event_id_and_idempotent_retries(api: Api, container: Conta
     from multibuzz.adapters.queue.base import OutgoingMessage
     from multibuzz.consumers.envelope import Envelope
 
-    envelope = Envelope(kind="conversion.attribute", id=f"conv:{conversion_id}", account_id=tenant.account_id,
-                        payload={"conversion_id": conversion_id}).dumps()
+    envelope = Envelope(
+        kind="conversion.attribute",
+        id=f"conv:{conversion_id}",
+        account_id=tenant.account_id,
+        payload={"conversion_id": conversion_id},
+    ).dumps()
     container.local_queue.send_batch(
         "ingest", [OutgoingMessage(envelope, group_id="g", dedup_id=f"redelivery-{i}") for i in range(3)]
     )
@@ -170,15 +227,18 @@ def test_no_touch_in_window_is_direct_and_bots_are_not_touches(api: Api, contain
     tenant = api.tenant("Lonely")
     seed_visitor(container, tenant.account_id, "old", [("paid_search", 45)])
     seed_visitor(container, tenant.account_id, "bot", [("referral", 1)], bot=True)
-    ids = [post(api, tenant, {"conversion_type": "purchase", "visitor_id": v, "revenue": "5"}).json()
-           for v in ("old", "bot")]
+    ids = [
+        post(api, tenant, {"conversion_type": "purchase", "visitor_id": v, "revenue": "5"}).json()
+        for v in ("old", "bot")
+    ]
     drain(container)
     for created in ids:
         result = attribution(api, tenant, created["conversion"]["id"])["attribution"]
         assert result["sessions_analyzed"] == 0
         for credits in result["models"].values():
             assert [(c["channel"], c["credit"], c["revenue_credit"], c["session_id"]) for c in credits] == [
-                ("direct", "1", "5.00", None)]
+                ("direct", "1", "5.00", None)
+            ]
     # A per-request lookback reaches the old paid search session.
     wide = post(api, tenant, {"conversion_type": "purchase", "visitor_id": "old", "revenue": "5", "lookback_days": 60})
     drain(container)
@@ -190,20 +250,32 @@ def test_no_touch_in_window_is_direct_and_bots_are_not_touches(api: Api, contain
 def test_inherit_acquisition_credits_recurring_revenue_to_the_acquiring_channel(api: Api, container: Container) -> None:
     tenant = api.tenant("Subs")
     seed_visitor(container, tenant.account_id, "sub", [("paid_social", 3)])
-    acquired = post(api, tenant, {"conversion_type": "subscription", "visitor_id": "sub", "revenue": "30",
-                                  "is_acquisition": True})
+    acquired = post(
+        api, tenant, {"conversion_type": "subscription", "visitor_id": "sub", "revenue": "30", "is_acquisition": True}
+    )
     drain(container)
     seed_visitor(container, tenant.account_id, "sub2", [])  # another visitor, untouched
     # Later the same visitor comes back by email and renews: the renewal inherits the acquisition.
     with container.session() as session:
         visitor = session.query(Visitor).filter_by(visitor_key="sub").one()
         now = container.clock.now()
-        session.add(VisitSession(id="ses_email_back", account_id=tenant.account_id, visitor_id=visitor.id,
-                                 started_at=now - timedelta(hours=1), last_activity_at=now, channel="email",
-                                 page_view_count=1, is_bot=False, created_at=now))
+        session.add(
+            VisitSession(
+                id="ses_email_back",
+                account_id=tenant.account_id,
+                visitor_id=visitor.id,
+                started_at=now - timedelta(hours=1),
+                last_activity_at=now,
+                channel="email",
+                page_view_count=1,
+                is_bot=False,
+                created_at=now,
+            )
+        )
         session.commit()
-    renewal = post(api, tenant, {"conversion_type": "renewal", "visitor_id": "sub", "revenue": "30",
-                                 "inherit_acquisition": True})
+    renewal = post(
+        api, tenant, {"conversion_type": "renewal", "visitor_id": "sub", "revenue": "30", "inherit_acquisition": True}
+    )
     drain(container)
     result = attribution(api, tenant, renewal.json()["conversion"]["id"])["attribution"]
     assert result["inherited_from"] == acquired.json()["conversion"]["id"]
@@ -219,8 +291,14 @@ def test_inherit_acquisition_credits_recurring_revenue_to_the_acquiring_channel(
 def test_identify_reattributes_with_the_merged_journey_and_keeps_history(api: Api, container: Container) -> None:
     tenant = api.tenant("Devices")
     with container.session() as session:
-        identity = Identity(id="idt_1", account_id=tenant.account_id, user_id="u-1", traits={},
-                            created_at=container.clock.now(), updated_at=container.clock.now())
+        identity = Identity(
+            id="idt_1",
+            account_id=tenant.account_id,
+            user_id="u-1",
+            traits={},
+            created_at=container.clock.now(),
+            updated_at=container.clock.now(),
+        )
         session.add(identity)
         session.commit()
     seed_visitor(container, tenant.account_id, "phone", [("email", 1)], identity="idt_1")
@@ -276,13 +354,18 @@ def test_attribution_report_and_list_are_tenant_scoped(api: Api, container: Cont
     b = api.tenant("Report B")
     seed_visitor(container, a.account_id, "a1", [("email", 2), ("paid_search", 1)])
     seed_visitor(container, b.account_id, "b1", [("display", 1)])
-    conv_a = post(api, a, {"conversion_type": "purchase", "visitor_id": "a1", "revenue": "100",
-                           "properties": {"plan": "pro"}}).json()["conversion"]["id"]
-    conv_b = post(api, b, {"conversion_type": "purchase", "visitor_id": "b1", "revenue": "7"}).json()["conversion"]["id"]
+    conv_a = post(
+        api, a, {"conversion_type": "purchase", "visitor_id": "a1", "revenue": "100", "properties": {"plan": "pro"}}
+    ).json()["conversion"]["id"]
+    conv_b = post(api, b, {"conversion_type": "purchase", "visitor_id": "b1", "revenue": "7"}).json()["conversion"][
+        "id"
+    ]
     drain(container)
     report = api.client.get("/api/v1/attributions?model=linear", headers=api.auth(a.owner_token)).json()
-    assert {(r["group"], r["revenue"]) for r in report["models"]["linear"]} == {("email", "50.00"),
-                                                                              ("paid_search", "50.00")}
+    assert {(r["group"], r["revenue"]) for r in report["models"]["linear"]} == {
+        ("email", "50.00"),
+        ("paid_search", "50.00"),
+    }
     by_source = api.client.get("/api/v1/attributions?group_by=source", headers=api.auth(a.owner_token)).json()
     assert {r["group"] for r in by_source["models"]["first_touch"]} == {"email-src"}
     assert api.client.get("/api/v1/attributions?model=nope", headers=api.auth(a.owner_token)).status_code == 422
@@ -306,8 +389,11 @@ def test_bounded_wait_returns_the_attribution(api: Api, container: Container) ->
     runtime = LocalRuntime(container, run_schedules=False)
     runtime.start()
     try:
-        response = api.client.post("/api/v1/conversions?wait=8", json={"conversion_type": "purchase",
-                                   "visitor_id": "wv", "revenue": "12.5"}, headers=api.auth(tenant.api_key))
+        response = api.client.post(
+            "/api/v1/conversions?wait=8",
+            json={"conversion_type": "purchase", "visitor_id": "wv", "revenue": "12.5"},
+            headers=api.auth(tenant.api_key),
+        )
     finally:
         runtime.stop()
     assert response.status_code == 201, response.text

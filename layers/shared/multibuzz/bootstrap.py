@@ -104,7 +104,7 @@ class Container:
             from multibuzz.adapters.objects.s3 import client_config
 
             kwargs["config"] = client_config()
-        return boto3.session.Session().client(service, **kwargs)  # type: ignore[call-overload]
+        return boto3.session.Session().client(service, **kwargs)
 
     def session(self) -> Session:
         return self.session_factory()

@@ -54,9 +54,9 @@ def reattribute_identity(session: Session, container: Container, account_id: str
     settings = dict(session.scalar(select(Account.settings).where(Account.id == account_id)) or {})
     lookback = int(settings.get("lookback_days") or DEFAULT_LOOKBACK_DAYS)
     since = container.clock.now() - timedelta(days=lookback)
-    visitor_ids = list(session.scalars(
-        select(Visitor.id).where(Visitor.account_id == account_id, Visitor.identity_id == identity_id)
-    ))
+    visitor_ids = list(
+        session.scalars(select(Visitor.id).where(Visitor.account_id == account_id, Visitor.identity_id == identity_id))
+    )
     scope = [Conversion.identity_id == identity_id]
     if visitor_ids:
         scope.append(Conversion.visitor_id.in_(visitor_ids))

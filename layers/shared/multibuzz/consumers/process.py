@@ -71,8 +71,9 @@ def _try_batch(records: list[dict[str, Any]]) -> bool:
             return True
         except Exception:
             session.rollback()
-            logger.warning("batch path failed; retrying record by record", extra={"kind": envelopes[0].kind},
-                           exc_info=True)
+            logger.warning(
+                "batch path failed; retrying record by record", extra={"kind": envelopes[0].kind}, exc_info=True
+            )
             return False
 
 
@@ -82,4 +83,7 @@ def handle_sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"batchItemFailures": []}
     is_fifo = bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
     processor = SqsFifoPartialProcessor() if is_fifo else BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=process_record, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=process_record, processor=processor, context=context
+    )
+    return dict(response)

@@ -44,7 +44,12 @@ def _wait(container: Container, conversion_id: str, seconds: float) -> tuple[Con
 
 
 def accept_conversion(
-    body: Any, *, principal_account: str, container: Container, session: Session, idempotency_key: str | None,
+    body: Any,
+    *,
+    principal_account: str,
+    container: Container,
+    session: Session,
+    idempotency_key: str | None,
     wait: float,
 ) -> JSONResponse:
     parsed = parse_conversion(body, now=container.clock.now(), idempotency_header=idempotency_key)
@@ -63,7 +68,9 @@ def accept_conversion(
             ) from exc
     attribution = None
     if wait > 0:
-        conversion, attribution = _wait(container, conversion.id, min(wait, container.settings.conversion_max_wait_seconds))
+        conversion, attribution = _wait(
+            container, conversion.id, min(wait, container.settings.conversion_max_wait_seconds)
+        )
     elif conversion.status == "attributed":
         attribution = attribution_view(session, conversion)
     status = 201 if attribution is not None else 202
@@ -87,8 +94,12 @@ async def post_conversion(
     def work() -> JSONResponse:
         with container.session() as session:
             return accept_conversion(
-                body, principal_account=principal.account_id, container=container, session=session,
-                idempotency_key=request.headers.get("idempotency-key"), wait=wait,
+                body,
+                principal_account=principal.account_id,
+                container=container,
+                session=session,
+                idempotency_key=request.headers.get("idempotency-key"),
+                wait=wait,
             )
 
     return await run_in_threadpool(work)

@@ -65,7 +65,8 @@ def parse_conversion(body: Any, *, now: datetime, idempotency_header: str | None
     if not isinstance(body, dict):
         problems.add("body", "must be a JSON object")
         return problems
-    data = body.get("conversion") if isinstance(body.get("conversion"), dict) else body
+    wrapped = body.get("conversion")
+    data: dict[str, Any] = wrapped if isinstance(wrapped, dict) else body
 
     values: dict[str, Any] = {}
     for name, limit in (("conversion_type", 64), ("event_id", 128), ("visitor_id", 128), ("user_id", 255)):
@@ -120,7 +121,9 @@ def parse_conversion(body: Any, *, now: datetime, idempotency_header: str | None
             problems.add("timestamp", f"timestamp {exc}")
 
     lookback = data.get("lookback_days")
-    if lookback is not None and (isinstance(lookback, bool) or not isinstance(lookback, int) or not 1 <= lookback <= 365):
+    if lookback is not None and (
+        isinstance(lookback, bool) or not isinstance(lookback, int) or not 1 <= lookback <= 365
+    ):
         problems.add("lookback_days", "lookback_days must be a whole number from 1 to 365")
         lookback = None
 

@@ -64,16 +64,18 @@ def attribution_view(session: Session, conversion: Conversion, version: int | No
     ).all()
     models: dict[str, list[dict[str, Any]]] = {m: [] for m in MODELS}
     for credit in credits:
-        models.setdefault(credit.model, []).append({
-            "session_id": credit.session_id,
-            "channel": credit.channel,
-            "utm_source": credit.utm_source,
-            "utm_medium": credit.utm_medium,
-            "utm_campaign": credit.utm_campaign,
-            "touch_at": credit.touch_at.isoformat() if credit.touch_at else None,
-            "credit": fraction(credit.credit),
-            "revenue_credit": money(credit.revenue_credit, conversion.currency),
-        })
+        models.setdefault(credit.model, []).append(
+            {
+                "session_id": credit.session_id,
+                "channel": credit.channel,
+                "utm_source": credit.utm_source,
+                "utm_medium": credit.utm_medium,
+                "utm_campaign": credit.utm_campaign,
+                "touch_at": credit.touch_at.isoformat() if credit.touch_at else None,
+                "credit": fraction(credit.credit),
+                "revenue_credit": money(credit.revenue_credit, conversion.currency),
+            }
+        )
     meta = conversion.attribution_meta or {}
     lookbacks = meta.get("lookback_days") or {}
     return {

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from multibuzz.bootstrap import Container
@@ -120,8 +120,9 @@ class JourneyData:
     lead_session_id: str | None
 
 
-def load_journeys(session: Session, conversions: Sequence[Conversion],
-                  widest_days: dict[str, int]) -> dict[str, JourneyData]:
+def load_journeys(
+    session: Session, conversions: Sequence[Conversion], widest_days: dict[str, int]
+) -> dict[str, JourneyData]:
     """Every conversion's journey in a handful of queries, whatever the batch size."""
     if not conversions:
         return {}
@@ -129,9 +130,11 @@ def load_journeys(session: Session, conversions: Sequence[Conversion],
     direct_visitors = {c.visitor_id for c in conversions if c.visitor_id}
     identity_of: dict[str, str | None] = {}
     if direct_visitors:
-        identity_of = dict(session.execute(
-            select(Visitor.id, Visitor.identity_id).where(Visitor.id.in_(direct_visitors))
-        ).tuples().all())
+        identity_of = dict(
+            session.execute(select(Visitor.id, Visitor.identity_id).where(Visitor.id.in_(direct_visitors)))
+            .tuples()
+            .all()
+        )
     identity_ids = {c.identity_id for c in conversions if c.identity_id} | {i for i in identity_of.values() if i}
     visitors_of_identity: dict[str, list[str]] = {}
     if identity_ids:
@@ -140,7 +143,8 @@ def load_journeys(session: Session, conversions: Sequence[Conversion],
             .where(Visitor.account_id == account_id, Visitor.identity_id.in_(identity_ids))
             .order_by(Visitor.id)
         ):
-            visitors_of_identity.setdefault(iid, []).append(vid)
+            if iid is not None:
+                visitors_of_identity.setdefault(iid, []).append(vid)
 
     visitor_lists: dict[str, list[str]] = {}
     for c in conversions:
@@ -157,23 +161,41 @@ def load_journeys(session: Session, conversions: Sequence[Conversion],
         since = min(c.occurred_at - timedelta(days=widest_days[c.id]) for c in conversions)
         until = max(c.occurred_at for c in conversions)
         rows = session.execute(
-            select(VisitSession.visitor_id, VisitSession.id, VisitSession.channel, VisitSession.started_at,
-                   VisitSession.utm_source, VisitSession.utm_medium, VisitSession.utm_campaign,
-                   VisitSession.landing_url, VisitSession.referrer)
-            .where(VisitSession.account_id == account_id, VisitSession.visitor_id.in_(every_visitor),
-                   VisitSession.started_at >= since, VisitSession.started_at <= until,
-                   VisitSession.is_bot.is_(False))
+            select(
+                VisitSession.visitor_id,
+                VisitSession.id,
+                VisitSession.channel,
+                VisitSession.started_at,
+                VisitSession.utm_source,
+                VisitSession.utm_medium,
+                VisitSession.utm_campaign,
+                VisitSession.landing_url,
+                VisitSession.referrer,
+            ).where(
+                VisitSession.account_id == account_id,
+                VisitSession.visitor_id.in_(every_visitor),
+                VisitSession.started_at >= since,
+                VisitSession.started_at <= until,
+                VisitSession.is_bot.is_(False),
+            )
         )
-        for visitor_id, *fields in rows:
-            by_visitor.setdefault(visitor_id, []).append(TouchRow(*fields))
-        for visitor_id, session_id, occurred_at, event_id in session.execute(
-            select(Event.visitor_id, Event.session_id, Event.occurred_at, Event.id)
-            .where(Event.account_id == account_id, Event.visitor_id.in_(every_visitor),
-                   Event.event_type.in_(LEAD_EVENT_TYPES), Event.session_id.is_not(None))
+        for visitor_id, sid, channel, started, source, medium, campaign, landing, referrer in rows:
+            by_visitor.setdefault(visitor_id, []).append(
+                TouchRow(sid, channel, started, source, medium, campaign, landing, referrer)
+            )
+        for lead_visitor, session_id, occurred_at, event_id in session.execute(
+            select(Event.visitor_id, Event.session_id, Event.occurred_at, Event.id).where(
+                Event.account_id == account_id,
+                Event.visitor_id.in_(every_visitor),
+                Event.event_type.in_(LEAD_EVENT_TYPES),
+                Event.session_id.is_not(None),
+            )
         ):
+            if lead_visitor is None or session_id is None:
+                continue
             candidate = (occurred_at, event_id, session_id)
-            if visitor_id not in leads or candidate < leads[visitor_id]:
-                leads[visitor_id] = candidate
+            if lead_visitor not in leads or candidate < leads[lead_visitor]:
+                leads[lead_visitor] = candidate
 
     journeys = {}
     for c in conversions:
@@ -220,8 +242,16 @@ class Outcome:
     touches: list[TouchRow]
 
 
-def _row(conversion: Conversion, version: int, model: str, position: int, credit: Decimal, revenue: Decimal,
-         touch: TouchRow | None, channel: str) -> dict[str, Any]:
+def _row(
+    conversion: Conversion,
+    version: int,
+    model: str,
+    position: int,
+    credit: Decimal,
+    revenue: Decimal,
+    touch: TouchRow | None,
+    channel: str,
+) -> dict[str, Any]:
     return {
         "account_id": conversion.account_id,
         "conversion_id": conversion.id,
@@ -255,17 +285,27 @@ def _inherited(session: Session, conversion: Conversion, source: Conversion, ver
         else:
             amounts = allocate_revenue([c.credit for c in credits], conversion.revenue, conversion.currency)
         for position, (credit, amount) in enumerate(zip(credits, amounts, strict=True)):
-            rows.append({
-                **_row(conversion, version, model, position, credit.credit, amount, None, credit.channel),
-                "session_id": credit.session_id, "utm_source": credit.utm_source,
-                "utm_medium": credit.utm_medium, "utm_campaign": credit.utm_campaign,
-                "touch_at": credit.touch_at,
-            })
+            rows.append(
+                {
+                    **_row(conversion, version, model, position, credit.credit, amount, None, credit.channel),
+                    "session_id": credit.session_id,
+                    "utm_source": credit.utm_source,
+                    "utm_medium": credit.utm_medium,
+                    "utm_campaign": credit.utm_campaign,
+                    "touch_at": credit.touch_at,
+                }
+            )
     return rows
 
 
-def compute(session: Session, conversion: Conversion, account_settings: dict[str, Any], version: int,
-            journey: JourneyData, lookbacks: dict[str, int]) -> Outcome:
+def compute(
+    session: Session,
+    conversion: Conversion,
+    account_settings: dict[str, Any],
+    version: int,
+    journey: JourneyData,
+    lookbacks: dict[str, int],
+) -> Outcome:
     at = conversion.occurred_at
     touches = journey.touches
     meta: dict[str, Any] = {"lookback_days": lookbacks, "models": {}}
@@ -309,13 +349,27 @@ def compute(session: Session, conversion: Conversion, account_settings: dict[str
                 continue
             amounts = revenue_credits(result, conversion.revenue, conversion.currency)
             for position, (credit, amount) in enumerate(zip(result.credits, amounts, strict=True)):
-                rows.append(_row(conversion, version, model, position, credit.credit, amount,
-                                 index[credit.session_id], credit.channel))
+                rows.append(
+                    _row(
+                        conversion,
+                        version,
+                        model,
+                        position,
+                        credit.credit,
+                        amount,
+                        index[credit.session_id],
+                        credit.channel,
+                    )
+                )
     return Outcome(rows, meta, analyzed, touches)
 
 
-def attribute_conversions(session: Session, container: Container, conversions: Sequence[Conversion],
-                          account_settings: dict[str, Any] | None = None) -> list[Outcome]:
+def attribute_conversions(
+    session: Session,
+    container: Container,
+    conversions: Sequence[Conversion],
+    account_settings: dict[str, Any] | None = None,
+) -> list[Outcome]:
     """Compute and store a new attribution version for each conversion of one account (the caller commits)."""
     if not conversions:
         return []
@@ -330,8 +384,9 @@ def attribute_conversions(session: Session, container: Container, conversions: S
     now = container.clock.now()
     for conversion in conversions:
         version = conversion.attribution_version + 1
-        outcome = compute(session, conversion, account_settings, version, journeys[conversion.id],
-                          lookbacks[conversion.id])
+        outcome = compute(
+            session, conversion, account_settings, version, journeys[conversion.id], lookbacks[conversion.id]
+        )
         rows.extend(outcome.rows)
         influencer = resolve_influencer_for(session, conversion, outcome.touches)
         if influencer is not None:
@@ -342,17 +397,20 @@ def attribute_conversions(session: Session, container: Container, conversions: S
         conversion.sessions_analyzed = outcome.sessions_analyzed
         conversion.attribution_meta = outcome.meta
         outcomes.append(outcome)
-    session.connection().execute(AttributionCredit.__table__.insert(), rows)
+    session.connection().execute(insert(AttributionCredit), rows)
     session.flush()
     return outcomes
 
 
-def attribute_conversion(session: Session, container: Container, conversion: Conversion,
-                         account_settings: dict[str, Any] | None = None) -> Outcome:
+def attribute_conversion(
+    session: Session, container: Container, conversion: Conversion, account_settings: dict[str, Any] | None = None
+) -> Outcome:
     return attribute_conversions(session, container, [conversion], account_settings)[0]
 
 
-def resolve_influencer_for(session: Session, conversion: Conversion, touches: Sequence[TouchRow]) -> dict[str, Any] | None:
+def resolve_influencer_for(
+    session: Session, conversion: Conversion, touches: Sequence[TouchRow]
+) -> dict[str, Any] | None:
     """The influencer waterfall (coupon → ref_code → landing URL); stored on the conversion."""
     try:  # INTEGRATION-TODO: remove this guard once services/waterfall.py lands
         from multibuzz.services.waterfall import TouchRef, resolve_influencer

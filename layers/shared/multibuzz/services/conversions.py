@@ -45,7 +45,11 @@ def _resolve_once(session: Session, account_id: str, req: ConversionRequest) -> 
         )
         if event is None:
             return InvalidInputError("Event not found", field="event_id")
-        key = session.scalar(select(Visitor.visitor_key).where(Visitor.id == event.visitor_id)) if event.visitor_id else None
+        key = (
+            session.scalar(select(Visitor.visitor_key).where(Visitor.id == event.visitor_id))
+            if event.visitor_id
+            else None
+        )
         group = f"{account_id}:{key}" if key else f"{account_id}:event:{event.id}"
         return Subject(event.visitor_id, key, event.identity_id, event.id, group)
     if req.visitor_id:
@@ -54,8 +58,12 @@ def _resolve_once(session: Session, account_id: str, req: ConversionRequest) -> 
         )
         if visitor is None:
             return InvalidInputError("Visitor not found", field="visitor_id")
-        return Subject(visitor.id, visitor.visitor_key, visitor.identity_id, None, f"{account_id}:{visitor.visitor_key}")
-    identity = session.scalar(select(Identity).where(Identity.account_id == account_id, Identity.user_id == req.user_id))
+        return Subject(
+            visitor.id, visitor.visitor_key, visitor.identity_id, None, f"{account_id}:{visitor.visitor_key}"
+        )
+    identity = session.scalar(
+        select(Identity).where(Identity.account_id == account_id, Identity.user_id == req.user_id)
+    )
     if identity is None:
         return InvalidInputError("User not found", field="user_id")
     return Subject(None, None, identity.id, None, f"{account_id}:user:{req.user_id}")
@@ -85,8 +93,9 @@ def submit_conversion(
     """
     if req.idempotency_key:
         existing = session.scalar(
-            select(Conversion).where(Conversion.account_id == account_id,
-                                     Conversion.idempotency_key == req.idempotency_key)
+            select(Conversion).where(
+                Conversion.account_id == account_id, Conversion.idempotency_key == req.idempotency_key
+            )
         )
         if existing is not None:
             return existing, False
@@ -119,8 +128,9 @@ def submit_conversion(
     except IntegrityError:
         session.rollback()
         again = session.scalar(
-            select(Conversion).where(Conversion.account_id == account_id,
-                                     Conversion.idempotency_key == req.idempotency_key)
+            select(Conversion).where(
+                Conversion.account_id == account_id, Conversion.idempotency_key == req.idempotency_key
+            )
         )
         if again is None:
             raise
@@ -131,7 +141,12 @@ def submit_conversion(
 def enqueue(container: Container, conversion: Conversion) -> str:
     """Hand the conversion to the attribution consumer, in its visitor's FIFO group (after their hits)."""
     group = str((conversion.properties or {}).get("_group") or f"{conversion.account_id}:{conversion.id}")
-    envelope = Envelope(kind=KIND, id=f"conv:{conversion.id}", account_id=conversion.account_id,
-                        payload={"conversion_id": conversion.id})
-    return send_one(container.queue, "ingest", OutgoingMessage(envelope.dumps(), group_id=group,
-                                                               dedup_id=f"conv:{conversion.id}"))
+    envelope = Envelope(
+        kind=KIND,
+        id=f"conv:{conversion.id}",
+        account_id=conversion.account_id,
+        payload={"conversion_id": conversion.id},
+    )
+    return send_one(
+        container.queue, "ingest", OutgoingMessage(envelope.dumps(), group_id=group, dedup_id=f"conv:{conversion.id}")
+    )

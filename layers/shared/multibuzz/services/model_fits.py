@@ -23,8 +23,9 @@ from multibuzz.jobs.registry import job
 from multibuzz.services.attribution import DEFAULT_LOOKBACK_DAYS, fit_cache
 
 
-def account_journeys(session: Session, account_id: str, since: datetime, until: datetime,
-                     lookback_days: int) -> list[Journey]:
+def account_journeys(
+    session: Session, account_id: str, since: datetime, until: datetime, lookback_days: int
+) -> list[Journey]:
     touches: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     person_of_visitor: dict[str, str] = {}
     rows = session.execute(
@@ -47,14 +48,15 @@ def account_journeys(session: Session, account_id: str, since: datetime, until: 
     journeys: list[Journey] = []
     converted_people: set[str] = set()
     conversions = session.execute(
-        select(Conversion.visitor_id, Conversion.identity_id, Conversion.occurred_at)
-        .where(Conversion.account_id == account_id, Conversion.occurred_at >= since,
-               Conversion.occurred_at <= until)
+        select(Conversion.visitor_id, Conversion.identity_id, Conversion.occurred_at).where(
+            Conversion.account_id == account_id, Conversion.occurred_at >= since, Conversion.occurred_at <= until
+        )
     )
     for visitor_id, identity_id, occurred_at in conversions:
-        person = identity_id or (person_of_visitor.get(visitor_id) if visitor_id else None) or visitor_id
-        if person is None:
+        who: str | None = identity_id or (person_of_visitor.get(visitor_id) if visitor_id else None) or visitor_id
+        if who is None:
             continue
+        person = who
         converted_people.add(person)
         start = occurred_at - timedelta(days=lookback_days)
         channels = tuple(c for at, c in touches.get(person, []) if start <= at <= occurred_at)
@@ -67,8 +69,14 @@ def account_journeys(session: Session, account_id: str, since: datetime, until: 
     return journeys
 
 
-def refit_account(session: Session, container: Container, account_id: str, *,
-                  models: Sequence[str] = ("markov", "shapley"), window_days: int = 90) -> list[ModelFit]:
+def refit_account(
+    session: Session,
+    container: Container,
+    account_id: str,
+    *,
+    models: Sequence[str] = ("markov", "shapley"),
+    window_days: int = 90,
+) -> list[ModelFit]:
     settings = dict(session.scalar(select(Account.settings).where(Account.id == account_id)) or {})
     lookback = int(settings.get("lookback_days") or DEFAULT_LOOKBACK_DAYS)
     now = container.clock.now()

@@ -236,8 +236,8 @@ class Tenancy:
             elif not user.is_platform_admin:
                 raise AuthenticationError("membership no longer exists")
             else:
-                account = self.session.get(Account, claims.account_id)
-                if account is None or not account.is_active:
+                found = self.session.get(Account, claims.account_id)
+                if found is None or not found.is_active:
                     raise AuthenticationError("account is deactivated")
         return Actor(
             user_id=user.id,

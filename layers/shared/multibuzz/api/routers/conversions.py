@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["attribution"])
 GroupBy = Literal["channel", "campaign", "source"]
 
 
-def _scoped(query: Select[Any], reader: Reader) -> Select[Any]:
+def _scoped(query: Any, reader: Reader) -> Any:
     query = query.where(Conversion.account_id == reader.account_id)
     if reader.influencer_id is not None:
         query = query.where(Conversion.influencer_id == reader.influencer_id)
@@ -54,8 +54,9 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 @router.get("/conversions/{conversion_id}", summary="A conversion with its attribution under every model")
-def get_conversion(conversion_id: str, reader: AccountReader, session: SessionDep,
-                   version: int | None = Query(default=None, ge=1)) -> dict[str, Any]:
+def get_conversion(
+    conversion_id: str, reader: AccountReader, session: SessionDep, version: int | None = Query(default=None, ge=1)
+) -> dict[str, Any]:
     conversion = session.scalar(_scoped(select(Conversion).where(Conversion.id == conversion_id), reader))
     if conversion is None:
         raise NotFoundError("Conversion not found")
@@ -99,8 +100,11 @@ def list_conversions(
 
 
 def _group_column(group_by: GroupBy) -> Any:
-    return {"channel": AttributionCredit.channel, "campaign": AttributionCredit.utm_campaign,
-            "source": AttributionCredit.utm_source}[group_by]
+    return {
+        "channel": AttributionCredit.channel,
+        "campaign": AttributionCredit.utm_campaign,
+        "source": AttributionCredit.utm_source,
+    }[group_by]
 
 
 @router.get("/attributions", summary="Attributed conversions and revenue per channel/campaign/source, per model")
@@ -117,10 +121,21 @@ def attributions(
         raise InvalidInputError(f"model must be one of {', '.join(MODELS)}", field="model")
     column = _group_column(group_by)
     query = (
-        select(AttributionCredit.model, Conversion.currency, column, func.sum(AttributionCredit.credit),
-               func.sum(AttributionCredit.revenue_credit), func.count(func.distinct(Conversion.id)))
-        .join(Conversion, and_(Conversion.id == AttributionCredit.conversion_id,
-                               Conversion.attribution_version == AttributionCredit.version))
+        select(
+            AttributionCredit.model,
+            Conversion.currency,
+            column,
+            func.sum(AttributionCredit.credit),
+            func.sum(AttributionCredit.revenue_credit),
+            func.count(func.distinct(Conversion.id)),
+        )
+        .join(
+            Conversion,
+            and_(
+                Conversion.id == AttributionCredit.conversion_id,
+                Conversion.attribution_version == AttributionCredit.version,
+            ),
+        )
         .group_by(AttributionCredit.model, Conversion.currency, column)
         .having(func.sum(AttributionCredit.credit) != 0)
     )
@@ -131,13 +146,15 @@ def attributions(
         query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(Visitor.visitor_key == visitor_id)
     result: dict[str, list[dict[str, Any]]] = {m: [] for m in ([model] if model else MODELS)}
     for row_model, currency, group, credits, revenue, touched in session.execute(query):
-        result.setdefault(row_model, []).append({
-            "group": group if group is not None else "(none)",
-            "currency": currency,
-            "conversions": fraction(Decimal(credits)),
-            "revenue": money(Decimal(revenue), currency),
-            "conversions_touched": int(touched),
-        })
+        result.setdefault(row_model, []).append(
+            {
+                "group": group if group is not None else "(none)",
+                "currency": currency,
+                "conversions": fraction(Decimal(credits)),
+                "revenue": money(Decimal(revenue), currency),
+                "conversions_touched": int(touched),
+            }
+        )
     for rows in result.values():
         rows.sort(key=lambda r: (r["currency"], -Decimal(r["revenue"]), str(r["group"])))
     return {"group_by": group_by, "models": result}
@@ -151,16 +168,27 @@ def recurring_revenue(
     model: str = "first_touch",
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """MRR = recurring (inherit_acquisition) revenue credited in the 30 days up to ``as_of``; ARR = 12 × MRR."""
+    """MRR = recurring (inherit_acquisition) revenue credited in the 30 days up to ``as_of``; ARR = 12 * MRR."""
     if model not in MODELS:
         raise InvalidInputError(f"model must be one of {', '.join(MODELS)}", field="model")
     end = as_of or container.clock.now()
     start = end - timedelta(days=30)
     query = _scoped(
-        select(AttributionCredit.channel, Conversion.currency, Conversion.is_acquisition,
-               Conversion.inherit_acquisition, Conversion.occurred_at, AttributionCredit.revenue_credit)
-        .join(Conversion, and_(Conversion.id == AttributionCredit.conversion_id,
-                               Conversion.attribution_version == AttributionCredit.version))
+        select(
+            AttributionCredit.channel,
+            Conversion.currency,
+            Conversion.is_acquisition,
+            Conversion.inherit_acquisition,
+            Conversion.occurred_at,
+            AttributionCredit.revenue_credit,
+        )
+        .join(
+            Conversion,
+            and_(
+                Conversion.id == AttributionCredit.conversion_id,
+                Conversion.attribution_version == AttributionCredit.version,
+            ),
+        )
         .where(AttributionCredit.model == model, Conversion.occurred_at < end),
         reader,
     )
@@ -176,17 +204,21 @@ def recurring_revenue(
             if at >= start:
                 entry["mrr"] += amount
     rows = [
-        {"channel": channel, "currency": currency,
-         "acquisition_revenue": money(v["acquisition_revenue"], currency),
-         "recurring_revenue": money(v["recurring_revenue"], currency),
-         "mrr": money(v["mrr"], currency), "arr": money(v["mrr"] * 12, currency)}
+        {
+            "channel": channel,
+            "currency": currency,
+            "acquisition_revenue": money(v["acquisition_revenue"], currency),
+            "recurring_revenue": money(v["recurring_revenue"], currency),
+            "mrr": money(v["mrr"], currency),
+            "arr": money(v["mrr"] * 12, currency),
+        }
         for (channel, currency), v in sorted(table.items())
     ]
     return {"model": model, "as_of": end.isoformat(), "channels": rows}
 
 
 class RefitIn(BaseModel):
-    models: list[Literal["markov", "shapley"]] = Field(default_factory=lambda: ["markov", "shapley"])
+    models: list[Literal["markov", "shapley"]] = Field(default=["markov", "shapley"], min_length=1)
     window_days: int = Field(default=90, ge=1, le=730)
 
 
@@ -207,8 +239,9 @@ def list_fits(reader: AccountReader, session: SessionDep) -> dict[str, Any]:
     )
     keys = [(m, v) for m, v in session.execute(latest)]
     fits = [
-        session.scalar(select(ModelFit).where(ModelFit.account_id == reader.account_id, ModelFit.model == m,
-                                              ModelFit.version == v))
+        session.scalar(
+            select(ModelFit).where(ModelFit.account_id == reader.account_id, ModelFit.model == m, ModelFit.version == v)
+        )
         for m, v in keys
     ]
     return {"fits": [_fit_view(f) for f in fits if f is not None]}
@@ -216,7 +249,11 @@ def list_fits(reader: AccountReader, session: SessionDep) -> dict[str, Any]:
 
 def _fit_view(fit: ModelFit) -> dict[str, Any]:
     return {
-        "model": fit.model, "version": fit.version, "fitted_at": fit.fitted_at.isoformat(),
-        "window_days": fit.window_days, "journeys": fit.journeys, "conversions": fit.conversions,
+        "model": fit.model,
+        "version": fit.version,
+        "fitted_at": fit.fitted_at.isoformat(),
+        "window_days": fit.window_days,
+        "journeys": fit.journeys,
+        "conversions": fit.conversions,
         "channel_weights": (fit.weights or {}).get("weights", {}),
     }

@@ -1,0 +1,49 @@
+"""The FastAPI applications, composed in one place.
+
+- the events function's app: tracking ingestion + conversions;
+- the api function's app: management and reporting;
+- one OpenAPI document for the whole HTTP API (both apps' routes), served by the api function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from multibuzz import __version__
+
+
+def create_events_app() -> FastAPI:
+    from multibuzz.conversions.http import router as conversions_router
+    from multibuzz.ingest.app import create_ingest_app
+
+    app = create_ingest_app()
+    app.include_router(conversions_router)
+    return app
+
+
+def whole_api_openapi(api_app: FastAPI) -> dict[str, Any]:
+    events = create_events_app()
+    return get_openapi(
+        title="Multibuzz API",
+        version=__version__,
+        description="Ingestion (API key), management and reporting (JWT). Every error body is JSON.",
+        routes=[*events.routes, *api_app.routes],
+    )
+
+
+def create_api_app() -> FastAPI:
+    from multibuzz.api.app import create_api_app as build
+
+    app = build()
+    cache: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if "doc" not in cache:
+            cache["doc"] = whole_api_openapi(app)
+        return cache["doc"]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
