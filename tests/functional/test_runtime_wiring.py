@@ -9,7 +9,7 @@ from multibuzz import topology
 from multibuzz.adapters.queue.base import OutgoingMessage
 from multibuzz.bootstrap import Container
 from multibuzz.consumers.envelope import Envelope
-from multibuzz.db.models import ApiKey
+from multibuzz.db.models import ApiKey, ProcessedMessage
 from multibuzz.services.tenancy import Tenancy
 from sqlalchemy import select
 
@@ -62,8 +62,13 @@ def test_retention_schedule_fires_an_eventbridge_event_into_sync(container: Cont
         keep, _, _ = tenancy._insert_key(account.id, "recent", "live", False, None, None)
         old.revoked_at = container.clock.now() - timedelta(days=400)
         keep.revoked_at = container.clock.now() - timedelta(days=10)
+        for name, age in (("msg-old", 20), ("msg-new", 1)):
+            session.add(ProcessedMessage(id=name, account_id=account.id, kind="k",
+                                         processed_at=container.clock.now() - timedelta(days=age)))
         session.commit()
     result = fire("sync", schedule)
-    assert result == {"job": "multibuzz.retention", "result": {"revoked_api_keys_deleted": 1}}
+    assert result == {"job": "multibuzz.retention",
+                      "result": {"revoked_api_keys_deleted": 1, "inbox_entries_deleted": 1}}
     with container.session() as session:
         assert [k.name for k in session.scalars(select(ApiKey))] == ["recent"]
+        assert [m.id for m in session.scalars(select(ProcessedMessage))] == ["msg-new"]

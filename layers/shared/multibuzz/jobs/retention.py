@@ -8,16 +8,24 @@ from typing import Any
 from sqlalchemy import delete
 
 from multibuzz.bootstrap import Container
-from multibuzz.db.models import ApiKey
+from multibuzz.db.models import ApiKey, ProcessedMessage
 from multibuzz.jobs.registry import job
 
 REVOKED_KEY_RETENTION = timedelta(days=365)
+# SQS keeps a message at most 14 days, so an inbox entry older than that can never meet a redelivery.
+INBOX_RETENTION = timedelta(days=15)
 
 
 @job("multibuzz.retention")
 def apply_retention(container: Container, detail: dict[str, Any]) -> dict[str, Any]:
-    cutoff = container.clock.now() - REVOKED_KEY_RETENTION
+    now = container.clock.now()
     with container.session() as session:
-        result = session.execute(delete(ApiKey).where(ApiKey.revoked_at.is_not(None), ApiKey.revoked_at < cutoff))
+        keys = session.execute(
+            delete(ApiKey).where(ApiKey.revoked_at.is_not(None), ApiKey.revoked_at < now - REVOKED_KEY_RETENTION)
+        )
+        inbox = session.execute(delete(ProcessedMessage).where(ProcessedMessage.processed_at < now - INBOX_RETENTION))
         session.commit()
-    return {"revoked_api_keys_deleted": int(result.rowcount or 0)}  # type: ignore[attr-defined]
+    return {
+        "revoked_api_keys_deleted": int(keys.rowcount or 0),  # type: ignore[attr-defined]
+        "inbox_entries_deleted": int(inbox.rowcount or 0),  # type: ignore[attr-defined]
+    }
