@@ -72,3 +72,21 @@ def test_retention_schedule_fires_an_eventbridge_event_into_sync(container: Cont
     with container.session() as session:
         assert [k.name for k in session.scalars(select(ApiKey))] == ["recent"]
         assert [m.id for m in session.scalars(select(ProcessedMessage))] == ["msg-new"]
+
+
+def test_model_refit_schedule_fits_every_active_account(container: Container) -> None:
+    from multibuzz.db.models import ModelFit
+
+    with container.session() as session:
+        tenancy = Tenancy(session, container.clock, container.ids, container.secret_box)
+        tenancy.create_account(None, "Active One")
+        off = tenancy.create_account(None, "Switched Off")
+        off.status = "deactivated"
+        session.commit()
+    schedule = next(s for f in topology.FUNCTIONS for s in f.schedules if s.name == "model-refit")
+    result = fire("sync", schedule)
+    assert result["result"] == {"accounts_refit": 1, "accounts_failed": []}
+    with container.session() as session:
+        fits = session.scalars(select(ModelFit)).all()
+        assert sorted(f.model for f in fits) == ["markov", "shapley"]
+        assert all(f.version == 1 and f.conversions == 0 for f in fits)
