@@ -236,7 +236,8 @@ def main() -> int:
         f"| consumer handler on MariaDB (reads + writes) | {consumer_rate:,.0f} | {consumer_rate / engine_rate:.2f} |"
     )
     if parallel_rate:
-        print(f"| {args.workers} concurrent consumers on MariaDB | {parallel_rate:,.0f} | {parallel_rate / engine_rate:.2f} |")
+        ratio = parallel_rate / engine_rate
+        print(f"| {args.workers} concurrent consumers on MariaDB | {parallel_rate:,.0f} | {ratio:.2f} |")
     print(
         f"{args.n} conversions, {credit_rows} credit rows; "
         f"goal >= 1,000/s: {'met' if figures['meets_goal'] else 'NOT met'}"
