@@ -49,7 +49,7 @@ bench: setup db-up
 
 ## synth: synthesize the CDK app (offline) into cdk.out/
 synth: setup
-	$(PY) -m infra.cdk.synth
+	$(PY) -m infra.cdk.synth --stage dev --stage prod
 
 ## migration: new Alembic revision from model changes, e.g. make migration m="add clicks"
 migration: setup

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 Stage = Literal["dev", "prod"]
 STAGES: tuple[Stage, ...] = ("dev", "prod")
@@ -78,7 +78,14 @@ DEFAULTS: dict[Stage, StageConfig] = {
 
 # Context keys that override a stage default, and how to parse them.
 _BOOL_KEYS = ("use_proxy", "interface_endpoints", "cloudfront", "reserved_concurrency", "deletion_protection")
-_INT_KEYS = ("nat_gateways", "db_readers", "log_retention_days", "export_expiry_days")
+_INT_KEYS = (
+    "nat_gateways",
+    "db_readers",
+    "log_retention_days",
+    "export_expiry_days",
+    "api_rate_limit",
+    "api_burst_limit",
+)
 _FLOAT_KEYS = ("db_min_acu", "db_max_acu")
 _STR_KEYS = ("alarm_email", "public_base_url")
 
@@ -99,7 +106,7 @@ def config_from_context(get: Any) -> StageConfig:
     stage = str(get("stage") or "dev")
     if stage not in STAGES:
         raise ValueError(f"context 'stage' must be one of {', '.join(STAGES)}, not {stage!r}")
-    config = DEFAULTS[cast(Stage, stage)]
+    config = DEFAULTS[stage]
     changes: dict[str, Any] = {}
     for key in _BOOL_KEYS:
         if (value := get(key)) is not None:

@@ -96,6 +96,7 @@ def pip_command(requirements: Sequence[str], target_dir: Path, target: LayerTarg
         "pip",
         "install",
         "--quiet",
+        "--quiet",  # errors only: no per-index warnings from the host's pip configuration
         "--disable-pip-version-check",
         "--no-compile",  # .pyc files for the build host's Python would be dead weight
         "--only-binary=:all:",

@@ -53,11 +53,12 @@ class FunctionSpec:
         return f"functions.{self.name}.handler"
 
 
+# Visibility timeouts follow AWS's guidance for Lambda event sources: at least 6x the consumer's timeout.
 QUEUES: tuple[QueueSpec, ...] = (
-    QueueSpec("ingest", fifo=True, visibility_timeout_seconds=120),
-    QueueSpec("clicks", visibility_timeout_seconds=60),
+    QueueSpec("ingest", fifo=True, visibility_timeout_seconds=720),
+    QueueSpec("clicks", visibility_timeout_seconds=720),
     QueueSpec("webhooks", visibility_timeout_seconds=120),
-    QueueSpec("exports", visibility_timeout_seconds=900, max_receive_count=3),
+    QueueSpec("exports", visibility_timeout_seconds=1800, max_receive_count=3),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -107,7 +108,6 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=900,
         schedules=(
-            ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
             ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
             ScheduleSpec("retention", "rate(1 day)", "multibuzz.retention", "Apply data retention"),
         ),
