@@ -142,3 +142,17 @@ class TestDataDriven:
         fit = ShapleyModel(weights={"a": 0.75, "b": 0.25}, fitted_at=FITTED_AT, journeys=2, conversions=2)
         result = attribute(journey("a", "b", "b"), CONVERSION_AT, shapley=fit)["shapley"]
         assert credits_of(result) == dec("0.75", "0.125", "0.125")
+
+
+def test_package_import_does_not_load_numpy() -> None:
+    """numpy is loaded on first fit/batch only, so Lambdas that just attribute stay light."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, datetime as d, multibuzz.domain.attribution as a; "
+        "a.attribute([a.Touch('s', 'email', d.datetime(2026, 1, 1))], d.datetime(2026, 1, 2)); "
+        "print('numpy' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -8,12 +8,26 @@ Pure domain code: no database, no HTTP, no I/O. Entry points:
 * :func:`attribute_batch` - vectorised heuristic re-attribution of many conversions.
 """
 
-from .batch import BatchResult, attribute_batch
+from typing import TYPE_CHECKING, Any
+
 from .engine import attribute, revenue_credits
 from .markov import MarkovModel, fit_markov
 from .rounding import CREDIT_PLACES, allocate_revenue, minor_units, quantize_credits
 from .shapley import ShapleyModel, fit_shapley
 from .types import HEURISTIC_MODELS, MODELS, Credit, Journey, ModelResult, Touch
+
+if TYPE_CHECKING:
+    from .batch import BatchResult, attribute_batch
+
+
+def __getattr__(name: str) -> Any:
+    """Load the numpy-based batch path on first use (numpy costs ~80 ms of import time)."""
+    if name in ("BatchResult", "attribute_batch"):
+        from . import batch
+
+        return getattr(batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CREDIT_PLACES",

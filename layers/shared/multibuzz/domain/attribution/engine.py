@@ -16,24 +16,28 @@ Rules shared by every model:
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Final
 
 from multibuzz.clock import ensure_utc
 
 from . import heuristics
 from .markov import MarkovModel
-from .rounding import Weight, allocate_revenue, quantize_credits, unit_credit
+from .rounding import allocate_revenue, quantize_credits, unit_credit
 from .shapley import ShapleyModel
 from .types import (
+    LINEAR,
     MARKOV,
     MODELS,
     PARTICIPATION,
     SHAPLEY,
     TIME_DECAY,
     Credit,
+    Fallback,
     ModelResult,
     Touch,
 )
@@ -51,9 +55,20 @@ def order_touches(touches: Sequence[Touch]) -> list[Touch]:
     return ordered
 
 
+#: Journeys up to this many touches take their credit vectors from bounded memo caches: positional models depend
+#: only on the model, the number of touches and one index (:func:`heuristics.positional_key`); data-driven ones
+#: only on the weight vector, which a fit repeats for every journey with the same channel sequence. Rounding is a
+#: pure function of the exact weights, so a cached vector is exactly the one that would be computed (credits have
+#: 9 digits at most, so they are exact in any Decimal context with ``prec >= 9``). Bounded: at most 2 x 2048
+#: vectors of at most 32 Decimals (a few MB at worst, typically well under 1 MB).
+CACHED_MAX_TOUCHES: Final = 32
+
+
 def data_driven_weights(touches: Sequence[Touch], channel_weights: Mapping[str, float]) -> list[float] | None:
     """Per-touch weights from fitted channel weights, or ``None`` when no channel present has positive weight."""
-    per_channel = Counter(t.channel for t in touches)
+    per_channel: dict[str, int] = {}  # touches per channel, in order of first appearance
+    for t in touches:
+        per_channel[t.channel] = per_channel.get(t.channel, 0) + 1
     present = {c: max(float(channel_weights.get(c, 0.0)), 0.0) for c in per_channel}
     total = sum(present.values())
     if not touches or total <= 0.0:
@@ -61,34 +76,80 @@ def data_driven_weights(touches: Sequence[Touch], channel_weights: Mapping[str, 
     return [present[t.channel] / total / per_channel[t.channel] for t in touches]
 
 
-def _credits(touches: Sequence[Touch], values: Sequence[Decimal]) -> list[Credit]:
-    return [Credit(t.session_id, t.channel, v) for t, v in zip(touches, values, strict=True)]
+@lru_cache(maxsize=2048)
+def _positional_credits(model: str, n: int, key: int) -> tuple[Decimal, ...]:
+    """Quantized credits of a positional model for ``n`` touches (``key``: :func:`heuristics.positional_key`)."""
+    return tuple(quantize_credits(heuristics.POSITIONAL_BY_SHAPE[model](n, key)))
 
 
-def _model_result(
+@lru_cache(maxsize=2048)
+def _data_driven_credits(weights: tuple[float, ...]) -> tuple[Decimal, ...]:
+    """Quantized credits of data-driven ``weights`` (equal float tuples have equal exact values)."""
+    return tuple(quantize_credits(weights))
+
+
+def _positional(model: str, ordered: Sequence[Touch]) -> Sequence[Decimal]:
+    n = len(ordered)
+    if n > CACHED_MAX_TOUCHES:
+        return quantize_credits(heuristics.POSITIONAL[model](ordered))
+    return _positional_credits(model, n, heuristics.positional_key(model, ordered))
+
+
+def _slot_constructor(cls: type, names: tuple[str, str, str]) -> Callable[..., Any]:
+    """Positional constructor of the frozen slots dataclass ``cls`` that writes its slots directly.
+
+    A frozen dataclass's ``__init__`` sets every field through ``object.__setattr__``; for the ~30 credits of a
+    conversion that costs more than the rest of building them. Writing the slot descriptors gives the identical
+    object about twice as fast. Falls back to ``cls`` itself if the class is not a plain slots dataclass with
+    exactly these fields (e.g. it gained a ``__post_init__``).
+    """
+    if tuple(f.name for f in fields(cls)) != names or hasattr(cls, "__post_init__") or "__slots__" not in vars(cls):
+        return cls
+    new = object.__new__
+    set_0, set_1, set_2 = (vars(cls)[name].__set__ for name in names)
+
+    def construct(a: Any, b: Any, c: Any) -> Any:
+        obj: Any = new(cls)
+        set_0(obj, a)
+        set_1(obj, b)
+        set_2(obj, c)
+        return obj
+
+    return construct
+
+
+#: ``_new_credit(session_id, channel, credit) == Credit(session_id, channel, credit)``, faster (see above).
+_new_credit: Callable[[str, str, Decimal], Credit] = _slot_constructor(Credit, ("session_id", "channel", "credit"))
+#: ``_new_result(model, credits, fallback) == ModelResult(model, credits, fallback)``.
+_new_result: Callable[[str, list[Credit], Fallback | None], ModelResult] = _slot_constructor(
+    ModelResult, ("model", "credits", "fallback")
+)
+
+
+def _model_values(
     model: str,
     ordered: Sequence[Touch],
     conversion_at: datetime,
     half_life_days: float,
     markov: MarkovModel | None,
     shapley: ShapleyModel | None,
-) -> ModelResult:
+) -> tuple[Sequence[Decimal], Fallback | None]:
+    """Credit values of ``model`` per ordered touch, and the fallback used (if any)."""
     if model == PARTICIPATION:
-        return ModelResult(model, _credits(ordered, [unit_credit()] * len(ordered)))
+        return [unit_credit()] * len(ordered), None
     if not ordered:
-        return ModelResult(model, [])
-    weights: Sequence[Weight]
+        return [], None
     if model == TIME_DECAY:
-        weights = heuristics.time_decay(ordered, conversion_at, half_life_days)
-    elif model in (MARKOV, SHAPLEY):
+        return quantize_credits(heuristics.time_decay(ordered, conversion_at, half_life_days)), None
+    if model in (MARKOV, SHAPLEY):
         fit = markov if model == MARKOV else shapley
         driven = data_driven_weights(ordered, fit.weights) if fit is not None else None
         if driven is None:
-            return ModelResult(model, _credits(ordered, quantize_credits(heuristics.linear(ordered))), "linear")
-        weights = driven
-    else:
-        weights = heuristics.POSITIONAL[model](ordered)
-    return ModelResult(model, _credits(ordered, quantize_credits(weights)))
+            return _positional(LINEAR, ordered), "linear"
+        if len(driven) > CACHED_MAX_TOUCHES:
+            return quantize_credits(driven), None
+        return _data_driven_credits(tuple(driven)), None
+    return _positional(model, ordered), None
 
 
 def attribute(
@@ -110,7 +171,13 @@ def attribute(
     if not half_life_days > 0:
         raise ValueError("half_life_days must be positive")
     ordered = order_touches(touches)
-    return {m: _model_result(m, ordered, conversion_at, half_life_days, markov, shapley) for m in models}
+    session_ids = [t.session_id for t in ordered]
+    channels = [t.channel for t in ordered]
+    results: dict[str, ModelResult] = {}
+    for model in models:
+        values, fallback = _model_values(model, ordered, conversion_at, half_life_days, markov, shapley)
+        results[model] = _new_result(model, list(map(_new_credit, session_ids, channels, values)), fallback)
+    return results
 
 
 def revenue_credits(result: ModelResult, revenue: Decimal, currency: str) -> list[Decimal]:

@@ -21,11 +21,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Final
 
 from .types import Journey
+
+if TYPE_CHECKING:  # numpy is imported on first fit, keeping `import multibuzz` light for cold starts
+    import numpy as np
 
 SCHEMA_VERSION: Final = 1
 
@@ -78,6 +79,8 @@ def _transition_counts(paths: Counter[tuple[tuple[str, ...], bool]]) -> tuple[li
     All paths are laid end to end as ``start c_1 .. c_k end`` in one int array; consecutive pairs are the
     transitions, except the pairs whose source is an absorbing state (the seam between two paths).
     """
+    import numpy as np
+
     channels = sorted({c for path, _ in paths for c in path})
     index = {c: i + 1 for i, c in enumerate(channels)}.__getitem__
     size = len(channels) + 3
@@ -102,6 +105,8 @@ def _transition_counts(paths: Counter[tuple[tuple[str, ...], bool]]) -> tuple[li
 
 def _removal_effects(matrix: np.ndarray) -> tuple[float, np.ndarray]:
     """``(P, RE)`` for a count matrix from :func:`_transition_counts` (``n`` channels, states 1..n)."""
+    import numpy as np
+
     n = matrix.shape[0] - 3
     rows = matrix[1 : n + 1].sum(axis=1, keepdims=True)
     probs = np.divide(matrix[1 : n + 1], rows, out=np.zeros_like(matrix[1 : n + 1]), where=rows > 0)

@@ -26,11 +26,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .types import Journey
+
+if TYPE_CHECKING:  # numpy is imported on first fit, keeping `import multibuzz` light for cold starts
+    import numpy as np
 
 SCHEMA_VERSION: Final = 1
 DEFAULT_EXACT_MAX_CHANNELS: Final = 12
@@ -82,6 +83,8 @@ class ShapleyModel:
 
 def shapley_enumeration(sets: Mapping[frozenset[str], float], channels: list[str]) -> np.ndarray:
     """Exact Shapley values of ``channels`` by enumerating every coalition (``O(2^n · n)``)."""
+    import numpy as np
+
     n = len(channels)
     bit = {c: 1 << i for i, c in enumerate(channels)}
     v = np.zeros(1 << n)
@@ -106,6 +109,8 @@ def shapley_enumeration(sets: Mapping[frozenset[str], float], channels: list[str
 
 def shapley_closed_form(sets: Mapping[frozenset[str], float], channels: list[str]) -> np.ndarray:
     """Exact Shapley values via Harsanyi dividends: ``φ_i = Σ_{T ∋ i} r(T) / |T|``."""
+    import numpy as np
+
     index = {c: i for i, c in enumerate(channels)}
     phi = np.zeros(len(channels))
     for members, worth in sets.items():
@@ -126,6 +131,8 @@ def fit_shapley(
 
     ``exact_max_channels`` may be 0..20 (the enumeration holds ``2^n`` floats; 2^20 is 8 MB).
     """
+    import numpy as np
+
     if not 0 <= exact_max_channels <= MAX_ENUMERATION_CHANNELS:
         raise ValueError(f"exact_max_channels must be within 0..{MAX_ENUMERATION_CHANNELS}")
     sets: defaultdict[frozenset[str], float] = defaultdict(float)
