@@ -1,19 +1,9 @@
-"""functions/redirect: GET /r/{code}. The hot path: kept free of FastAPI and database writes.
+"""functions/redirect: GET|HEAD /r/{code}. The hot path: no FastAPI, no ORM session, no database writes.
 
-Tracking links arrive with the influencer issue; until then every code is unknown.
+A cached link lookup, a 302 with ``ref_code`` appended, the click handed to the clicks queue (or a
+spool when the queue is down). See multibuzz.redirect.service.
 """
 
-from typing import Any
+from multibuzz.redirect.service import Redirector
 
-_NOT_FOUND_PAGE = (
-    "<!doctype html><html><head><meta charset=utf-8><title>Link not found</title></head>"
-    "<body><h1>Link not found</h1><p>This tracking link does not exist.</p></body></html>"
-)
-
-
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {
-        "statusCode": 404,
-        "headers": {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"},
-        "body": _NOT_FOUND_PAGE,
-    }
+lambda_handler = Redirector()

@@ -16,8 +16,30 @@ def main(argv: list[str]) -> int:
 
         prepare()
         return 0
-    print(f"unknown command {command!r}; use serve or prepare", file=sys.stderr)
+    if command == "replay-clicks":
+        return replay_clicks(argv[1:])
+    print(f"unknown command {command!r}; use serve, prepare or replay-clicks", file=sys.stderr)
     return 2
+
+
+def replay_clicks(args: list[str]) -> int:
+    """Drain the click spool into the clicks queue; ``--from FILE`` first imports spooled lines
+    (spool JSONL, or exported ``click_spooled`` log lines from Lambda)."""
+    from multibuzz.bootstrap import get_container
+    from multibuzz.redirect.service import default_spool
+    from multibuzz.redirect.spool import import_lines
+
+    container = get_container()
+    spool = default_spool(container)
+    if args[:1] == ["--from"] and len(args) == 2:
+        with open(args[1], encoding="utf-8") as handle:
+            spool.append(import_lines(handle))
+    elif args:
+        print("usage: python -m infra.local replay-clicks [--from FILE]", file=sys.stderr)
+        return 2
+    report = spool.drain(container.queue)
+    print(f"replayed {report.sent} clicks; {report.kept} still spooled; {report.rejected} unreadable", flush=True)
+    return 0 if report.kept == 0 else 1
 
 
 if __name__ == "__main__":

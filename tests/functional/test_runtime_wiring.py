@@ -63,12 +63,17 @@ def test_retention_schedule_fires_an_eventbridge_event_into_sync(container: Cont
         old.revoked_at = container.clock.now() - timedelta(days=400)
         keep.revoked_at = container.clock.now() - timedelta(days=10)
         for name, age in (("msg-old", 20), ("msg-new", 1)):
-            session.add(ProcessedMessage(id=name, account_id=account.id, kind="k",
-                                         processed_at=container.clock.now() - timedelta(days=age)))
+            session.add(
+                ProcessedMessage(
+                    id=name, account_id=account.id, kind="k", processed_at=container.clock.now() - timedelta(days=age)
+                )
+            )
         session.commit()
     result = fire("sync", schedule)
-    assert result == {"job": "multibuzz.retention",
-                      "result": {"revoked_api_keys_deleted": 1, "inbox_entries_deleted": 1}}
+    assert result == {
+        "job": "multibuzz.retention",
+        "result": {"revoked_api_keys_deleted": 1, "inbox_entries_deleted": 1},
+    }
     with container.session() as session:
         assert [k.name for k in session.scalars(select(ApiKey))] == ["recent"]
         assert [m.id for m in session.scalars(select(ProcessedMessage))] == ["msg-new"]

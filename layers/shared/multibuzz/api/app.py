@@ -4,12 +4,29 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from multibuzz.api.routers import accounts, api_keys, auth, conversions, health
+from multibuzz.api.routers import (
+    accounts,
+    api_keys,
+    auth,
+    campaigns,
+    clicks,
+    conversions,
+    coupons,
+    events,
+    health,
+    influencers,
+    links,
+    visitors,
+)
 from multibuzz.http.app import create_app
 
 
 def create_api_app() -> FastAPI:
     app = create_app("Multibuzz API", docs=True)
     for router in (health.router, auth.router, accounts.router, api_keys.router, conversions.router):
+        app.include_router(router)
+    for router in (campaigns.router, influencers.router, coupons.router, links.router, clicks.router):
+        app.include_router(router)
+    for router in (events.router, visitors.router):
         app.include_router(router)
     return app

@@ -6,7 +6,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from multibuzz.domain.channels import ChannelRule
 
 
 def _email(value: str) -> str:
@@ -47,6 +49,21 @@ class AccountSettingsIn(Strict):
     require_signature: bool | None = None
     ip_privacy: Literal["truncate", "hash", "none"] | None = None
     domains: list[str] | None = Field(default=None, max_length=50)
+    channel_rules: list[ChannelRule] | None = Field(default=None, max_length=50)
+    half_life_days: float | None = Field(default=None, gt=0, le=365)
+    model_lookback_days: dict[str, int] | None = None
+
+    @field_validator("model_lookback_days")
+    @classmethod
+    def _known_models(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        from multibuzz.domain.attribution import MODELS
+
+        for model, days in (value or {}).items():
+            if model not in MODELS:
+                raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
+            if not 1 <= days <= 365:
+                raise ValueError(f"lookback for {model} must be from 1 to 365 days")
+        return value
 
 
 class AccountOut(BaseModel):

@@ -1,3 +1,7 @@
 """Importing this module registers every message handler the attribution function serves."""
-from multibuzz.consumers import clicks  # noqa: F401
-from multibuzz.consumers import conversions  # noqa: F401
+
+from multibuzz.consumers import (
+    clicks,  # noqa: F401
+    conversions,  # noqa: F401
+    tracking,  # noqa: F401
+)

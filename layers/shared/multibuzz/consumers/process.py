@@ -82,7 +82,10 @@ def handle_sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _try_batch(records):
         return {"batchItemFailures": []}
     is_fifo = bool(records) and str(records[0].get("eventSourceARN", "")).endswith(".fifo")
-    processor = SqsFifoPartialProcessor() if is_fifo else BatchProcessor(event_type=EventType.SQS)
+    # FIFO: a failure stops its own message group only; other visitors' groups in the batch go on.
+    processor = (
+        SqsFifoPartialProcessor(skip_group_on_error=True) if is_fifo else BatchProcessor(event_type=EventType.SQS)
+    )
     response = process_partial_response(
         event=event, record_handler=process_record, processor=processor, context=context
     )

@@ -41,7 +41,9 @@ def conversion_view(conversion: Conversion) -> dict[str, Any]:
 def influencer_view(conversion: Conversion) -> dict[str, Any] | None:
     if conversion.influencer_method is None:
         return None
+    stored = (conversion.attribution_meta or {}).get("influencer") or {}
     return {
+        "session_id": stored.get("session_id"),
         "influencer_id": conversion.influencer_id,
         "campaign_id": conversion.influencer_campaign_id,
         "link_id": conversion.influencer_link_id,

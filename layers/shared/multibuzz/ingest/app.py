@@ -1,18 +1,196 @@
-"""The ingestion API application (mbuzz v1 wire format)."""
+"""The ingestion API application (mbuzz v1 wire format): authenticate, validate, enqueue.
+
+Request path of every write: body size → API key → per-key rate limit → signature
+(``X-Signature``: HMAC-SHA256 of the raw body; required when the account sets
+``require_signature``) → JSON → per-event validation → queue. Nothing is written
+to the database here.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+import json
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from multibuzz.auth.signatures import verify
+from multibuzz.bootstrap import Container
+from multibuzz.errors import AuthenticationError, InvalidInputError, MultibuzzError, NotFoundError, RateLimitedError
 from multibuzz.http.app import create_app
-from multibuzz.http.deps import KeyAuth
+from multibuzz.http.deps import ContainerDep, KeyAuth
+from multibuzz.http.errors import error_body, readable
+from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
+from multibuzz.ingest.ratelimit import buckets, retry_after_header
+from multibuzz.ingest.schemas import (
+    ALIAS_ACTIONS,
+    MAX_BODY_BYTES,
+    IdentifyIn,
+    SessionBody,
+    UnifiedEventIn,
+)
+from multibuzz.services.context import KeyPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["ingestion"])
+
+
+class PayloadTooLargeError(MultibuzzError):
+    status = 413
+    code = "payload_too_large"
+
+
+async def raw_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"request body exceeds {MAX_BODY_BYTES} bytes (1 MB)")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise PayloadTooLargeError(f"request body exceeds {MAX_BODY_BYTES} bytes (1 MB)")
+    return body
+
+
+RawBody = Annotated[bytes, Depends(raw_body)]
+
+
+def writer(request: Request, body: RawBody, principal: KeyAuth, container: ContainerDep) -> KeyPrincipal:
+    """The API key may write: within its rate limit, and signed when it must be."""
+    wait = buckets.take(principal.api_key_id, container.settings.api_key_rate_limit_per_minute)
+    if wait > 0:
+        raise RateLimitedError("rate limit exceeded for this API key", retry_after=retry_after_header(wait))
+    signature = request.headers.get("x-signature")
+    required = principal.account_settings.get("require_signature") is True
+    if signature is not None or required:
+        if not signature:
+            raise AuthenticationError("this account requires an X-Signature header (HMAC-SHA256 of the body)")
+        if not principal.signing_secret:
+            raise AuthenticationError("X-Signature sent but this API key has no signing secret")
+        if not verify(principal.signing_secret, body, signature):
+            raise AuthenticationError("invalid X-Signature")
+    return principal
+
+
+Writer = Annotated[KeyPrincipal, Depends(writer)]
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body) if body else None
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedJsonError("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError("request body must be a JSON object", field="body")
+    return data
+
+
+class MalformedJsonError(MultibuzzError):
+    status = 400
+    code = "malformed_json"
+
+
+def _ingestor(principal: KeyPrincipal, container: Container) -> Ingestor:
+    return Ingestor(
+        principal,
+        container.queue,
+        container.ids,
+        container.clock.now(),
+        container.settings.encryption_key.get_secret_value(),
+    )
+
+
+def _validate(model: Any, data: dict[str, Any], now: Any) -> Any:
+    try:
+        return model.model_validate(data, context={"now": now})
+    except ValidationError as exc:
+        errors = [readable(dict(e)) for e in exc.errors(include_url=False, include_context=False)]
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise BatchValidationError(message, errors) from None
+
+
+class BatchValidationError(InvalidInputError):
+    def __init__(self, message: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(message, field=errors[0]["field"] if errors else None)
+        self.errors = errors
+
+
+def _batch_response(outcome: BatchOutcome) -> JSONResponse:
+    """202 when at least one event was accepted; 422 (same body, plus error/message) when none was."""
+    body = outcome.body()
+    if outcome.accepted:
+        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in body["errors"][:10]) or "no events"
+    return JSONResponse({**error_body("validation_error", message), **body}, status_code=422)
+
+
+def _single_error(errors: list[EventError]) -> JSONResponse:
+    items = [{"field": e.field, "message": e.message} for e in errors]
+    message = "; ".join(f"{e['field']}: {e['message']}" for e in items)
+    return JSONResponse(error_body("validation_error", message, items), status_code=422)
 
 
 @router.get("/validate", summary="Check an API key")
 def validate_key(principal: KeyAuth) -> dict[str, object]:
     return {"valid": True, "account_id": principal.account_id, "environment": principal.environment}
+
+
+@router.post("/events", summary="Track events (mbuzz batch form, or the unified single-event form)")
+def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
+    data = _json_object(body)
+    ingestor = _ingestor(principal, container)
+    idempotency_key = request.headers.get("idempotency-key") or None
+    if "events" in data:
+        raw_events = data["events"]
+        if not isinstance(raw_events, list):
+            raise InvalidInputError("events must be a list of event objects", field="events")
+        if not raw_events:
+            raise InvalidInputError("events must hold at least one event", field="events")
+        valid, errors = ingestor.validate_events(raw_events)
+        return _batch_response(ingestor.track(valid, errors, idempotency_key=idempotency_key))
+    if "action" in data:
+        return _unified(ingestor, data, None, idempotency_key)
+    if "event_type" in data:  # one bare event: answered like a batch of one
+        valid, errors = ingestor.validate_events([data])
+        return _batch_response(ingestor.track(valid, errors, idempotency_key=idempotency_key))
+    raise InvalidInputError("events is required (a list of events), or action for the unified form", field="events")
+
+
+@router.post("/event/{action}", summary="Unified single event, action in the path")
+def track_action(
+    action: str, request: Request, principal: Writer, body: RawBody, container: ContainerDep
+) -> JSONResponse:
+    if action not in ALIAS_ACTIONS:
+        raise NotFoundError(f"unknown action {action!r}; use one of {', '.join(ALIAS_ACTIONS)}")
+    data = _json_object(body)
+    return _unified(_ingestor(principal, container), data, action, request.headers.get("idempotency-key") or None)
+
+
+def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idempotency_key: str | None) -> JSONResponse:
+    valid, errors = ingestor.validate_events([data], model=UnifiedEventIn, prefix="", action=action)
+    if errors:
+        return _single_error(errors)
+    outcome = ingestor.track(valid, errors, idempotency_key=idempotency_key)
+    if not outcome.accepted:
+        return _single_error(outcome.errors)
+    event_id = outcome.accepted[0][1]
+    return JSONResponse({"success": True, "event_id": event_id, **outcome.body()}, status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/sessions", status_code=status.HTTP_202_ACCEPTED, summary="Record a session start (a visit's hit)")
+def create_session(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
+    data = _json_object(body)
+    hit = _validate(SessionBody, data, container.clock.now()).session
+    _ingestor(principal, container).session_hit(hit, idempotency_key=request.headers.get("idempotency-key") or None)
+    return {"status": "accepted", "visitor_id": hit.visitor_id, "session_id": hit.session_id}
+
+
+@router.post("/identify", summary="Link a visitor to a known user")
+def identify(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
+    data = _json_object(body)
+    parsed = _validate(IdentifyIn, data, container.clock.now())
+    identity_id = _ingestor(principal, container).identify(
+        parsed, idempotency_key=request.headers.get("idempotency-key") or None
+    )
+    return {"success": True, "identity_id": identity_id, "visitor_linked": parsed.visitor_id is not None}
 
 
 def ingest_routers() -> list[APIRouter]:
@@ -21,6 +199,13 @@ def ingest_routers() -> list[APIRouter]:
 
 def create_ingest_app() -> FastAPI:
     app = create_app("Multibuzz ingestion")
+    install_batch_errors(app)
     for r in ingest_routers():
         app.include_router(r)
     return app
+
+
+def install_batch_errors(app: FastAPI) -> None:
+    @app.exception_handler(BatchValidationError)
+    async def _batch(_: Request, exc: BatchValidationError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.errors), status_code=exc.status)

@@ -38,6 +38,7 @@ from multibuzz.domain.attribution import (
     attribute,
     revenue_credits,
 )
+from multibuzz.services.waterfall import TouchRef, resolve_influencer
 
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_HALF_LIFE_DAYS = 7.0
@@ -412,11 +413,6 @@ def resolve_influencer_for(
     session: Session, conversion: Conversion, touches: Sequence[TouchRow]
 ) -> dict[str, Any] | None:
     """The influencer waterfall (coupon → ref_code → landing URL); stored on the conversion."""
-    try:  # INTEGRATION-TODO: remove this guard once services/waterfall.py lands
-        from multibuzz.services.waterfall import TouchRef, resolve_influencer
-    except ImportError:
-        return None
-
     props = conversion.properties or {}
     credit = resolve_influencer(
         session,
@@ -432,7 +428,7 @@ def resolve_influencer_for(
     conversion.influencer_method = credit.method if credit else None
     conversion.influencer_confidence = Decimal(str(credit.confidence)) if credit else None
     conversion.influencer_code = credit.code if credit else None
-    return None if credit is None else {"influencer_id": credit.influencer_id, "method": credit.method}
+    return None if credit is None else credit.as_dict()
 
 
 def _text(value: object) -> str | None:

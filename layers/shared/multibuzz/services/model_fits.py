@@ -52,8 +52,8 @@ def account_journeys(
             Conversion.account_id == account_id, Conversion.occurred_at >= since, Conversion.occurred_at <= until
         )
     )
-    for visitor_id, identity_id, occurred_at in conversions:
-        who: str | None = identity_id or (person_of_visitor.get(visitor_id) if visitor_id else None) or visitor_id
+    for converting_visitor, converting_identity, occurred_at in conversions:
+        who = converting_identity or person_of_visitor.get(converting_visitor or "") or converting_visitor
         if who is None:
             continue
         person = who

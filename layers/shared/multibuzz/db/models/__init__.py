@@ -1,18 +1,19 @@
 """All ORM models; importing this package registers every table on ``Base.metadata``."""
 
+import multibuzz.db.models.influencer  # noqa: F401 - campaigns, influencers, coupons, links, clicks
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
 from multibuzz.db.models.tenancy import Account, ApiKey, Membership, User
 from multibuzz.db.models.tracking import Event, Identity, ProcessedMessage, Visitor, VisitSession
 
 __all__ = [
     "Account",
+    "ApiKey",
     "AttributionCredit",
     "Conversion",
-    "ModelFit",
-    "ApiKey",
     "Event",
     "Identity",
     "Membership",
+    "ModelFit",
     "ProcessedMessage",
     "User",
     "VisitSession",

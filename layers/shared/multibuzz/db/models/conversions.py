@@ -1,4 +1,4 @@
-"""Conversions, their attribution credits (one row per conversion × version × model × touch), model fits."""
+"""Conversions, their attribution credits (one row per conversion, version, model and touch), model fits."""
 
 from __future__ import annotations
 

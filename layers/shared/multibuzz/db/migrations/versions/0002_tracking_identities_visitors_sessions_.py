@@ -7,10 +7,9 @@ Create Date: 2026-11-21 09:27:16.173943
 
 from __future__ import annotations
 
+import multibuzz.db.base
 import sqlalchemy as sa
 from alembic import op
-
-import multibuzz.db.base
 from sqlalchemy.dialects import mysql
 
 revision = "0002"
@@ -58,6 +57,7 @@ def upgrade() -> None:
         sa.Column("identity_id", sa.String(length=40), nullable=True),
         sa.Column("first_seen_at", multibuzz.db.base.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", multibuzz.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", multibuzz.db.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name=op.f("fk_visitors_account_id_accounts"), ondelete="CASCADE"
         ),

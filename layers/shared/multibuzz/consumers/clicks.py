@@ -1,0 +1,15 @@
+"""``click.record`` messages from the redirect → the clicks table (idempotent; see services.clicks)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from multibuzz.bootstrap import Container
+from multibuzz.consumers.envelope import Envelope
+from multibuzz.consumers.registry import handles
+from multibuzz.services.clicks import record_click
+
+
+@handles("click.record")
+def handle_click(envelope: Envelope, session: Session, container: Container) -> None:
+    record_click(session, container.clock, envelope.account_id, envelope.payload)

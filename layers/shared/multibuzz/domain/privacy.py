@@ -1,0 +1,101 @@
+"""IP privacy: what of a visitor's IP address we keep, per the account's ``ip_privacy`` setting.
+
+- ``truncate`` (default): IPv4 keeps its /24 (``203.0.113.0``), IPv6 its /48 (``2001:db8:1::``);
+- ``hash``: a keyed HMAC-SHA256 of the address (hex). The key is per account, derived from a
+  server secret, so a hash can't be reversed by hashing all 2^32 IPv4 addresses;
+- ``none``: the address as received.
+
+Everything here is pure and never raises on bad input: an unparseable address gives ``None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from typing import Literal
+
+IpPrivacy = Literal["truncate", "hash", "none"]
+IP_PRIVACY_MODES: tuple[IpPrivacy, ...] = ("truncate", "hash", "none")
+DEFAULT_IP_PRIVACY: IpPrivacy = "truncate"
+
+
+def _plain_ipv4(text: str) -> list[str] | None:
+    """The four octets of a plain dotted IPv4 address (the hot path), without building an ipaddress object."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
+            return None
+        if int(part) > 255:
+            return None
+    return parts
+
+
+def _parse(ip: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not ip:
+        return None
+    text = ip.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.9:443"
+        text = text.split(":", 1)[0]
+    text = text.split("%", 1)[0]  # zone id
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def normalise_ip(ip: str | None) -> str | None:
+    """The canonical text of an address (ports, brackets, zone ids and IPv4-mapped prefixes removed)."""
+    if ip and _plain_ipv4(ip):
+        return ip
+    address = _parse(ip)
+    return None if address is None else str(address)
+
+
+def truncate_ip(ip: str | None) -> str | None:
+    """IPv4 → its /24 network address, IPv6 → its /48 network address."""
+    octets = _plain_ipv4(ip) if ip else None
+    if octets is not None:
+        return f"{octets[0]}.{octets[1]}.{octets[2]}.0"
+    address = _parse(ip)
+    if address is None:
+        return None
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def hash_ip(ip: str | None, salt: bytes | str) -> str | None:
+    """HMAC-SHA256 (hex, 64 chars) of the canonical address, keyed by ``salt``."""
+    canonical = normalise_ip(ip)
+    if canonical is None:
+        return None
+    key = salt.encode() if isinstance(salt, str) else salt
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def account_salt(server_secret: str, account_id: str) -> bytes:
+    """A per-account key for :func:`hash_ip` and visitor fingerprints, derived from a server secret."""
+    return hmac.new(server_secret.encode(), f"ip-privacy:{account_id}".encode(), hashlib.sha256).digest()
+
+
+def apply_ip_privacy(ip: str | None, mode: str | None, salt: bytes | str) -> str | None:
+    """What to store for ``ip`` under the account's ``ip_privacy`` mode (unknown modes truncate)."""
+    if mode == "none":
+        return normalise_ip(ip)
+    if mode == "hash":
+        return hash_ip(ip, salt)
+    return truncate_ip(ip)
+
+
+def visitor_fingerprint(ip: str | None, user_agent: str | None, salt: bytes | str) -> str:
+    """A keyed hash of (full IP, user agent): the "same visitor" key for unique-click dedup."""
+    key = salt.encode() if isinstance(salt, str) else salt
+    material = f"{normalise_ip(ip) or ''}\n{user_agent or ''}".encode()
+    return hmac.new(key, material, hashlib.sha256).hexdigest()

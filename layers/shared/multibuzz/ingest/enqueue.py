@@ -1,0 +1,267 @@
+"""The ingestion service: validated hits become messages on the ingest FIFO queue. No database here.
+
+Messages (``Envelope.kind``, payloads in multibuzz.ingest.messages):
+- ``events.track``: every event of one request for one visitor (or, without a visitor, one user), in
+  order; split further so a body stays well under the SQS 256 KB limit. Envelope id and FIFO
+  deduplication id: a digest of its event ids.
+- ``session.hit``: ``POST /sessions``. Envelope id derived from the client's session_id (or the
+  Idempotency-Key header) when there is one, else fresh.
+- ``identify``: ``POST /identify``. Envelope id derived from the Idempotency-Key header when given.
+Message group: ``{account_id}:{visitor_id}``, or ``{account_id}:user:{user_id}`` without a visitor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
+from multibuzz.consumers.envelope import Envelope
+from multibuzz.domain.privacy import account_salt, apply_ip_privacy
+from multibuzz.errors import InvalidInputError, ServiceUnavailableError
+from multibuzz.http.errors import readable
+from multibuzz.ids import IdGenerator
+from multibuzz.ingest import ids as ingest_ids
+from multibuzz.ingest.messages import KIND_EVENTS, KIND_IDENTIFY, KIND_SESSION, QUEUE, group_id
+from multibuzz.ingest.schemas import (
+    MAX_EVENTS_PER_BATCH,
+    EventIn,
+    IdentifyIn,
+    SessionIn,
+    Track,
+    UnifiedEventIn,
+)
+from multibuzz.services.context import KeyPrincipal
+
+MAX_MESSAGE_BYTES = 200 * 1024  # SQS allows 256 KB per message; keep headroom for the envelope
+
+
+@dataclass(frozen=True, slots=True)
+class EventError:
+    index: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+@dataclass
+class BatchOutcome:
+    accepted: list[tuple[int, str]] = field(default_factory=list)  # (index, evt_ id)
+    errors: list[EventError] = field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "accepted": len(self.accepted),
+            "rejected": len(self.errors),
+            "events": [{"index": index, "id": event_id} for index, event_id in self.accepted],
+            "errors": [e.as_dict() for e in sorted(self.errors, key=lambda e: e.index)],
+        }
+
+
+def _errors(exc: ValidationError, index: int, prefix: str) -> list[EventError]:
+    out = []
+    for error in exc.errors(include_url=False, include_context=False):
+        loc = (prefix, index, *error.get("loc", ())) if prefix else tuple(error.get("loc", ()))
+        item = readable({**error, "loc": loc})
+        out.append(EventError(index, item["field"], item["message"]))
+    return out
+
+
+def _field(prefix: str, index: int, name: str) -> str:
+    return f"{prefix}[{index}].{name}" if prefix else name
+
+
+class Ingestor:
+    """One request's worth of work for one authenticated API key."""
+
+    def __init__(
+        self, principal: KeyPrincipal, queue: QueuePublisher, ids: IdGenerator, now: datetime, server_secret: str
+    ) -> None:
+        self.principal = principal
+        self.queue = queue
+        self.ids = ids
+        self.now = now
+        mode = principal.account_settings.get("ip_privacy")
+        self._ip_mode = mode if isinstance(mode, str) else None
+        self._server_secret = server_secret
+        self._salt: bytes | None = None
+
+    def _ip(self, ip: str | None) -> str | None:
+        """The raw address never reaches the queue: only what the account's ip_privacy keeps."""
+        if not ip:
+            return None
+        if self._salt is None:
+            self._salt = account_salt(self._server_secret, self.account_id)
+        return apply_ip_privacy(ip, self._ip_mode, self._salt)
+
+    @property
+    def account_id(self) -> str:
+        return self.principal.account_id
+
+    # -- events ----------------------------------------------------------------------------
+    def validate_events(
+        self,
+        raw_events: Sequence[Any],
+        *,
+        model: type[EventIn] | type[UnifiedEventIn] = EventIn,
+        prefix: str = "events",
+        action: str | None = None,
+    ) -> tuple[list[tuple[int, Track]], list[EventError]]:
+        if len(raw_events) > MAX_EVENTS_PER_BATCH:
+            raise InvalidInputError(f"at most {MAX_EVENTS_PER_BATCH} events per request", field="events")
+        valid: list[tuple[int, Track]] = []
+        errors: list[EventError] = []
+        context = {"now": self.now}
+        for index, raw in enumerate(raw_events):
+            if not isinstance(raw, dict):
+                errors.append(EventError(index, f"{prefix}[{index}]" if prefix else "body", "must be a JSON object"))
+                continue
+            data = {**raw, "action": action} if action is not None else raw
+            try:
+                parsed: BaseModel = model.model_validate(data, context=context)
+            except ValidationError as exc:
+                errors.extend(_errors(exc, index, prefix))
+                continue
+            assert isinstance(parsed, EventIn | UnifiedEventIn)
+            if parsed.visitor_id is None and parsed.user_id is None:
+                missing = "visitor_id or user_id is required"
+                errors.append(EventError(index, _field(prefix, index, "visitor_id"), missing))
+                continue
+            raw_properties = raw.get("properties")
+            valid.append((index, parsed.track(raw_properties if isinstance(raw_properties, dict) else {})))
+        return valid, errors
+
+    def track(
+        self, valid: list[tuple[int, Track]], errors: list[EventError], *, idempotency_key: str | None = None
+    ) -> BatchOutcome:
+        """Mint ids, group by visitor, enqueue. Events of messages the queue refused become errors."""
+        outcome = BatchOutcome(errors=list(errors))
+        single = len(valid) == 1 and not errors
+        received_at = self.now.isoformat()
+        groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        for index, event in valid:
+            client_id = event.event_id or (idempotency_key if single else None)
+            event_id = ingest_ids.event_id(self.ids, self.account_id, client_id)
+            body = {
+                "id": event_id,
+                "cid": client_id,
+                "type": event.event_type,
+                "at": (event.timestamp or self.now).isoformat(),
+                "rcv": received_at,
+                "vid": event.visitor_id,
+                "uid": event.user_id,
+                "props": event.properties,
+                "url": event.url,
+                "ref": event.referrer,
+                "ua": event.user_agent,
+                "ip": self._ip(event.ip),
+                "funnel": event.funnel,
+                "step": event.funnel_step,
+                "pos": event.funnel_position,
+            }
+            groups.setdefault(group_id(self.account_id, event.visitor_id, event.user_id), []).append((index, body))
+
+        messages: list[OutgoingMessage] = []
+        members: list[list[tuple[int, str]]] = []
+        for group, items in groups.items():
+            for chunk in _chunks(items):
+                event_ids = [body["id"] for _, body in chunk]
+                envelope_id = ingest_ids.derived_id("evts", self.account_id, *event_ids)
+                envelope = Envelope(
+                    kind=KIND_EVENTS,
+                    id=envelope_id,
+                    account_id=self.account_id,
+                    payload={"events": [body for _, body in chunk]},
+                )
+                messages.append(OutgoingMessage(envelope.dumps(), group_id=group, dedup_id=envelope_id))
+                members.append([(index, body["id"]) for index, body in chunk])
+        for result in self._send(messages):
+            if result is None:
+                continue
+            position, error = result
+            for index, _ in members[position]:
+                outcome.errors.append(EventError(index, f"events[{index}]", f"not queued ({error}); retry"))
+            members[position] = []
+        outcome.accepted = sorted(pair for group_members in members for pair in group_members)
+        return outcome
+
+    # -- sessions and identify -------------------------------------------------------------------
+    def session_hit(self, hit: SessionIn, *, idempotency_key: str | None = None) -> None:
+        natural = hit.session_id or idempotency_key
+        envelope_id = (
+            ingest_ids.derived_id("hit", self.account_id, hit.visitor_id, natural) if natural else self.ids.new("hit")
+        )
+        payload = {
+            "vid": hit.visitor_id,
+            "sid": hit.session_id,
+            "at": (hit.started_at or self.now).isoformat(),
+            "url": hit.url,
+            "ref": hit.referrer,
+            "ua": hit.user_agent,
+            "ip": self._ip(hit.ip),
+        }
+        envelope = Envelope(kind=KIND_SESSION, id=envelope_id, account_id=self.account_id, payload=payload)
+        self._send_one(
+            OutgoingMessage(
+                envelope.dumps(), group_id=group_id(self.account_id, hit.visitor_id, None), dedup_id=envelope_id
+            )
+        )
+
+    def identify(self, body: IdentifyIn, *, idempotency_key: str | None = None) -> str:
+        identity = ingest_ids.identity_id(self.account_id, body.user_id)
+        envelope_id = (
+            ingest_ids.derived_id("idf", self.account_id, body.user_id, idempotency_key)
+            if idempotency_key
+            else self.ids.new("idf")
+        )
+        payload = {
+            "uid": body.user_id,
+            "vid": body.visitor_id,
+            "traits": body.traits,
+            "at": (body.timestamp or self.now).isoformat(),
+        }
+        envelope = Envelope(kind=KIND_IDENTIFY, id=envelope_id, account_id=self.account_id, payload=payload)
+        self._send_one(
+            OutgoingMessage(
+                envelope.dumps(),
+                group_id=group_id(self.account_id, body.visitor_id, body.user_id),
+                dedup_id=envelope_id,
+            )
+        )
+        return identity
+
+    # -- queue -----------------------------------------------------------------------------------
+    def _send(self, messages: list[OutgoingMessage]) -> list[tuple[int, str] | None]:
+        if not messages:
+            return []
+        try:
+            results = self.queue.send_batch(QUEUE, messages)
+        except QueueUnavailableError as exc:
+            raise ServiceUnavailableError("the ingest queue is unavailable; retry shortly") from exc
+        return [None if r.ok else (r.index, r.error or "refused") for r in results]
+
+    def _send_one(self, message: OutgoingMessage) -> None:
+        failures = [f for f in self._send([message]) if f is not None]
+        if failures:
+            raise ServiceUnavailableError("the ingest queue refused the message; retry shortly")
+
+
+def _chunks(items: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+    """Split one group's events so each message body stays under MAX_MESSAGE_BYTES."""
+    chunks: list[list[tuple[int, dict[str, Any]]]] = [[]]
+    size = 0
+    for item in items:
+        item_size = len(json.dumps(item[1], separators=(",", ":"), default=str)) + 1
+        if chunks[-1] and size + item_size > MAX_MESSAGE_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(item)
+        size += item_size
+    return chunks

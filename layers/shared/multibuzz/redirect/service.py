@@ -1,0 +1,228 @@
+"""GET|HEAD /r/{code}: answer from the link cache, 302 with ``ref_code``, click to the clicks queue.
+
+The order of work is chosen so that the visitor is never the one who pays for a failure:
+1. the code is normalised (a malformed one is a 404 without touching cache or database);
+2. the snapshot comes from the process-wide cache, else one read; if the database is down a stale
+   snapshot is used, else a 503 page (never a 500);
+3. the Location is computed (fallback URL outside the campaign's live window or while it is not
+   active), the click is built and handed to the queue; if the queue fails for any reason the click
+   is spooled (and if even that fails it is logged) — the redirect is answered regardless.
+Bot classification (HEAD, link-preview agents, prefetch, crawlers) happens in the click consumer:
+the hot path only forwards what it saw.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote
+
+from multibuzz.bootstrap import Container, get_container
+from multibuzz.domain import links as link_rules
+from multibuzz.domain.privacy import apply_ip_privacy, visitor_fingerprint
+from multibuzz.observability import get_logger
+from multibuzz.redirect import pages
+from multibuzz.redirect.cache import LinkSnapshot, TtlCache, link_cache
+from multibuzz.redirect.lookup import load_link
+from multibuzz.redirect.publisher import BatchingClickPublisher, ClickPublisher, DirectClickPublisher
+from multibuzz.redirect.spool import ClickSpool, FileClickSpool
+
+QUEUE = "clicks"
+CLICK_KIND = "click.record"
+MAX_UA = 512
+MAX_REFERRER = 2048
+
+logger = get_logger("redirect")
+
+
+class GeoResolver(Protocol):
+    """An offline IP database (e.g. a MaxMind reader): (country ISO code, city) for a raw IP."""
+
+    def __call__(self, ip: str) -> tuple[str | None, str | None]: ...
+
+
+_geo_resolver: GeoResolver | None = None
+
+
+def use_geo_resolver(resolver: GeoResolver | None) -> None:
+    """Install the offline IP → geo lookup used when CloudFront's viewer headers are absent."""
+    global _geo_resolver
+    _geo_resolver = resolver
+
+
+def is_live(snapshot: LinkSnapshot, now: datetime) -> bool:
+    if snapshot.campaign_status != "active":
+        return False
+    if snapshot.starts_at is not None and now < snapshot.starts_at:
+        return False
+    return not (snapshot.ends_at is not None and now >= snapshot.ends_at)
+
+
+def client_ip(event: Mapping[str, Any], headers: Mapping[str, str]) -> str | None:
+    """CloudFront's viewer address when present (API Gateway's sourceIp is then the edge), else sourceIp."""
+    viewer = headers.get("cloudfront-viewer-address")
+    if viewer:
+        return viewer.rsplit(":", 1)[0].strip("[]") if viewer.count(":") != 1 else viewer.split(":")[0]
+    http = (event.get("requestContext") or {}).get("http") or {}
+    ip = http.get("sourceIp")
+    return str(ip) if ip else None
+
+
+def geo(headers: Mapping[str, str], ip: str | None) -> tuple[str | None, str | None]:
+    country = headers.get("cloudfront-viewer-country") or None
+    city = headers.get("cloudfront-viewer-city") or None
+    if country or city:
+        return (country.upper()[:2] if country else None, unquote(city)[:100] if city else None)
+    if _geo_resolver is not None and ip:
+        try:
+            return _geo_resolver(ip)
+        except Exception:  # a broken geo database must not break redirects
+            logger.exception("geo lookup failed")
+    return None, None
+
+
+class Redirector:
+    def __init__(
+        self,
+        container_factory: Callable[[], Container] = get_container,
+        cache: TtlCache[LinkSnapshot] = link_cache,
+        spool_factory: Callable[[Container], ClickSpool] | None = None,
+        *,
+        batching: bool | None = None,
+    ) -> None:
+        self._container_factory = container_factory
+        self.cache = cache
+        self._spool_factory = spool_factory or default_spool
+        self._spools: dict[int, ClickSpool] = {}
+        self._publishers: dict[int, ClickPublisher] = {}
+        self._batching = batching
+        self._locations: dict[tuple[LinkSnapshot, str], str] = {}
+
+    def publisher(self, container: Container) -> ClickPublisher:
+        """Per container: batching for the local queue, direct for SQS (see multibuzz.redirect.publisher)."""
+        key = id(container)
+        publisher = self._publishers.get(key)
+        if publisher is None:
+            batching = self._batching
+            if batching is None:
+                batching = container.settings.queue_backend == "local"
+            cls = BatchingClickPublisher if batching else DirectClickPublisher
+            publisher = self._publishers[key] = cls(lambda: container.queue, self.spool(container))
+        return publisher
+
+    def flush(self) -> None:
+        """Hand every buffered click to the queue (or spool) now."""
+        for publisher in list(self._publishers.values()):
+            publisher.flush()
+
+    def spool(self, container: Container) -> ClickSpool:
+        key = id(container)
+        spool = self._spools.get(key)
+        if spool is None:
+            spool = self._spools[key] = self._spool_factory(container)
+        return spool
+
+    # -- the handler ---------------------------------------------------------------------
+    def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        try:
+            raw_code = (event.get("pathParameters") or {}).get("code") or ""
+            code = link_rules.normalize_code(str(raw_code))
+            if code is None:
+                return pages.html(404, pages.NOT_FOUND)
+            container = self._container_factory()
+            snapshot = self._snapshot(container, code)
+        except _Unavailable:
+            return pages.html(503, pages.UNAVAILABLE)
+        except Exception:
+            logger.exception("redirect lookup failed")
+            return pages.html(503, pages.UNAVAILABLE)
+        if snapshot is None or not snapshot.account_active:
+            return pages.html(404, pages.NOT_FOUND)
+        if not snapshot.active:
+            return pages.html(410, pages.GONE)
+        location = snapshot.destination_url
+        try:
+            location, click = self._click(container, snapshot, event)
+            self._publish(container, click)
+        except Exception:  # the visitor still goes where the link says
+            logger.exception("click recording failed", extra={"link_id": snapshot.link_id})
+        return pages.redirect(location)
+
+    def _snapshot(self, container: Container, code: str) -> LinkSnapshot | None:
+        fresh, snapshot = self.cache.get(code)
+        if fresh:
+            return snapshot
+        try:
+            snapshot = load_link(container.engine, code, container.settings.encryption_key.get_secret_value())
+        except Exception as exc:
+            stale = self.cache.stale(code)
+            logger.exception("link lookup failed", extra={"served_stale": stale is not None})
+            if stale is not None:
+                return stale
+            raise _Unavailable from exc
+        self.cache.put(code, snapshot)
+        return snapshot
+
+    def _click(
+        self, container: Container, snapshot: LinkSnapshot, event: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        now = container.clock.now()
+        headers: Mapping[str, str] = event.get("headers") or {}
+        live = is_live(snapshot, now)
+        used_fallback = not live and snapshot.fallback_url is not None
+        target = snapshot.fallback_url if used_fallback and snapshot.fallback_url else snapshot.destination_url
+        raw_query = event.get("rawQueryString")
+        if raw_query and snapshot.forward_utms:
+            incoming = parse_qsl(str(raw_query), keep_blank_values=False)
+            location = link_rules.build_location(target, snapshot.code, incoming_query=incoming, forward_utms=True)
+        else:  # the common case: the same Location every time for this snapshot and target
+            key = (snapshot, target)
+            location = self._locations.get(key) or ""
+            if not location:
+                if len(self._locations) > 10_000:
+                    self._locations.clear()
+                location = self._locations[key] = link_rules.build_location(target, snapshot.code)
+        http = (event.get("requestContext") or {}).get("http") or {}
+        method = str(http.get("method") or "GET").upper()
+        ip = client_ip(event, headers)
+        user_agent = headers.get("user-agent") or None
+        country, city = geo(headers, ip)
+        click_id = container.ids.new("clk")
+        payload = {
+            "click_id": click_id,
+            "link_id": snapshot.link_id,
+            "campaign_id": snapshot.campaign_id,
+            "influencer_id": snapshot.influencer_id,
+            "code": snapshot.code,
+            "occurred_at": now.isoformat(),
+            "method": method[:8],
+            "user_agent": user_agent[:MAX_UA] if user_agent else None,
+            "referrer": (headers.get("referer") or "")[:MAX_REFERRER] or None,
+            "ip": apply_ip_privacy(ip, snapshot.ip_privacy, snapshot.salt),
+            "visitor_hash": visitor_fingerprint(ip, user_agent, snapshot.salt),
+            "country": country,
+            "city": city,
+            "destination_url": location,
+            "used_fallback": used_fallback,
+            "outside_live_window": not live,
+            "prefetch": link_rules.is_prefetch(headers),
+        }
+        return location, {"kind": CLICK_KIND, "id": click_id, "account_id": snapshot.account_id, "payload": payload}
+
+    def _publish(self, container: Container, click: dict[str, Any]) -> None:
+        self.publisher(container).publish(json.dumps(click, separators=(",", ":")))
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def default_spool(container: Container) -> ClickSpool:
+    """Locally ``<data_dir>/spool``; on AWS (SQS backend) ``/tmp`` plus a log copy (see spool module)."""
+    from pathlib import Path
+
+    if container.settings.queue_backend == "sqs":
+        return FileClickSpool(Path("/tmp/multibuzz-spool"), log_copy=True)  # noqa: S108 - Lambda's only disk
+    return FileClickSpool(container.settings.data_dir / "spool")
