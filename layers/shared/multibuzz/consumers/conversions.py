@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from multibuzz.bootstrap import Container
 from multibuzz.consumers.envelope import Envelope
-from multibuzz.consumers.hooks import on_identity_linked
+from multibuzz.consumers.hooks import on_event_conversions, on_identity_linked
 from multibuzz.consumers.registry import handles, handles_batch
-from multibuzz.db.models import Account, Conversion, Visitor
+from multibuzz.db.models import Account, Conversion, Event, Visitor
 from multibuzz.services.attribution import DEFAULT_LOOKBACK_DAYS, attribute_conversion, attribute_conversions
 from multibuzz.services.conversions import KIND
 
@@ -46,6 +48,46 @@ def attribute_messages(envelopes: list[Envelope], session: Session, container: C
         raise ConversionMissingError(f"conversions not found: {', '.join(missing)}")
     todo = [found[i] for i in dict.fromkeys(ids) if found[i].status != "attributed"]
     attribute_conversions(session, container, todo)
+
+
+@on_event_conversions
+def conversions_from_events(
+    session: Session, container: Container, account_id: str, specs: list[dict[str, Any]]
+) -> None:
+    """The unified form's purchase: its event is stored now, so the conversion can be created and attributed."""
+    created = []
+    for spec in specs:
+        if session.get(Conversion, spec["id"]) is not None:
+            continue  # redelivery
+        event = session.get(Event, spec["event_id"])
+        if event is None or event.account_id != account_id:
+            raise ConversionMissingError(f"event {spec['event_id']!r} of conversion {spec['id']!r} was not stored")
+        properties = dict(event.properties or {})
+        conversion = Conversion(
+            id=spec["id"],
+            account_id=account_id,
+            conversion_type=str(spec["type"]),
+            visitor_id=event.visitor_id,
+            identity_id=event.identity_id,
+            event_id=event.id,
+            occurred_at=event.occurred_at,
+            received_at=container.clock.now(),
+            revenue=Decimal(str(spec["revenue"])),
+            currency=str(spec["currency"]),
+            properties=properties,
+            is_acquisition=bool(properties.get("is_acquisition", False)),
+            inherit_acquisition=bool(properties.get("inherit_acquisition", False)),
+            idempotency_key=f"event:{event.id}",
+            status="pending",
+            attribution_version=0,
+            sessions_analyzed=0,
+            attribution_meta={},
+        )
+        session.add(conversion)
+        created.append(conversion)
+    if created:
+        session.flush()
+        attribute_conversions(session, container, created)
 
 
 @on_identity_linked

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from multibuzz.bootstrap import Container
 from multibuzz.clock import ensure_utc
 from multibuzz.consumers.envelope import Envelope
-from multibuzz.consumers.hooks import identity_linked
+from multibuzz.consumers.hooks import event_conversions, identity_linked
 from multibuzz.consumers.registry import handles
 from multibuzz.ingest.messages import KIND_EVENTS, KIND_IDENTIFY, KIND_SESSION
 from multibuzz.observability import get_logger
@@ -72,6 +72,9 @@ def track_events(envelope: Envelope, session: Session, container: Container) -> 
     _, linked = tracking.store_events(tracker, events)
     for identity_id in linked.identity_ids:
         identity_linked(session, container, envelope.account_id, identity_id)
+    specs = [{**raw["conv"], "event_id": raw["id"]} for raw in envelope.payload["events"] if raw.get("conv")]
+    if specs:
+        event_conversions(session, container, envelope.account_id, specs)
 
 
 @handles(KIND_SESSION)

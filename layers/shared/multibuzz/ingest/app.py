@@ -172,7 +172,12 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
     if not outcome.accepted:
         return _single_error(outcome.errors)
     event_id = outcome.accepted[0][1]
-    return JSONResponse({"success": True, "event_id": event_id, **outcome.body()}, status_code=status.HTTP_202_ACCEPTED)
+    body: dict[str, Any] = {"success": True, "event_id": event_id, **outcome.body()}
+    conversion_id = outcome.conversions.get(event_id)
+    if conversion_id is not None:  # a purchase is also a conversion, attributed by the consumer
+        body["conversion_id"] = conversion_id
+        body["conversion"] = {"id": conversion_id, "status": "pending"}
+    return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post("/sessions", status_code=status.HTTP_202_ACCEPTED, summary="Record a session start (a visit's hit)")

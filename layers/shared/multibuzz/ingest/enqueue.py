@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
 from multibuzz.consumers.envelope import Envelope
+from multibuzz.conversions.ids import conversion_id_for
 from multibuzz.domain.privacy import account_salt, apply_ip_privacy
 from multibuzz.errors import InvalidInputError, ServiceUnavailableError
 from multibuzz.http.errors import readable
@@ -55,6 +56,7 @@ class EventError:
 class BatchOutcome:
     accepted: list[tuple[int, str]] = field(default_factory=list)  # (index, evt_ id)
     errors: list[EventError] = field(default_factory=list)
+    conversions: dict[str, str] = field(default_factory=dict)  # evt_ id -> conv_ id (unified purchase)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -166,6 +168,15 @@ class Ingestor:
                 "step": event.funnel_step,
                 "pos": event.funnel_position,
             }
+            if event.conversion is not None:
+                conversion_id = conversion_id_for(self.account_id, f"event:{event_id}")
+                body["conv"] = {
+                    "id": conversion_id,
+                    "type": event.conversion.conversion_type,
+                    "revenue": str(event.conversion.revenue),
+                    "currency": event.conversion.currency,
+                }
+                outcome.conversions[event_id] = conversion_id
             groups.setdefault(group_id(self.account_id, event.visitor_id, event.user_id), []).append((index, body))
 
         messages: list[OutgoingMessage] = []

@@ -6,6 +6,7 @@ are rejected per event. Unknown fields are ignored (newer SDKs may send more).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -186,7 +187,11 @@ class UnifiedEventIn(Base):
         if self.ref_code is not None:
             properties["ref_code"] = self.ref_code
         event_type = self.event_type if self.action == "custom" and self.event_type else self.action
-        return _track(self, event_type, properties, self.landing_url, self.referrer)
+        track = _track(self, event_type, properties, self.landing_url, self.referrer)
+        if self.action == "purchase" or (self.action == "signup" and self.value is not None):
+            intent = ConversionIntent(self.action, self.value or Decimal(0), (self.currency or "USD").upper())
+            track = dataclasses.replace(track, conversion=intent)
+        return track
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +211,15 @@ class Track:
     funnel: str | None
     funnel_step: str | None
     funnel_position: int | None
+    # Set for the unified form's purchase (and a signup with a value): the event is also a conversion.
+    conversion: ConversionIntent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionIntent:
+    conversion_type: str
+    revenue: Decimal
+    currency: str
 
 
 def _track(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import time
 from dataclasses import dataclass
 
@@ -14,6 +12,7 @@ from sqlalchemy.orm import Session
 from multibuzz.adapters.queue.base import OutgoingMessage, send_one
 from multibuzz.bootstrap import Container
 from multibuzz.consumers.envelope import Envelope
+from multibuzz.conversions.ids import conversion_id_for
 from multibuzz.conversions.request import ConversionRequest
 from multibuzz.db.models import Conversion, Event, Identity, Visitor
 from multibuzz.errors import InvalidInputError
@@ -28,11 +27,6 @@ class Subject:
     identity_id: str | None
     event_id: str | None
     group_id: str
-
-
-def conversion_id_for(account_id: str, key: str) -> str:
-    digest = hashlib.sha256(f"{account_id}\x1f{key}".encode()).digest()
-    return "conv_" + base64.b32encode(digest).decode().lower().rstrip("=")[:26]
 
 
 def _resolve_once(session: Session, account_id: str, req: ConversionRequest) -> Subject | InvalidInputError:
