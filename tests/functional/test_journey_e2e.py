@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from multibuzz.bootstrap import Container
 
 from infra.local.dispatch import deliver_once, load_handler
-from multibuzz.bootstrap import Container
 from tests.conftest import Api, Tenant
 
 VISITOR = "a" * 64
