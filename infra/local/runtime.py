@@ -22,15 +22,16 @@ class LocalRuntime:
         settings = self.container.settings
         for fn in topology.FUNCTIONS:
             for consumer in fn.consumes:
-                thread = ConsumerThread(
-                    store,
-                    fn.name,
-                    consumer,
-                    max_attempts=min(settings.queue_max_attempts, topology.queue(consumer.queue).max_receive_count),
-                    backoff_seconds=settings.queue_backoff_seconds,
-                )
-                thread.start()
-                self.threads.append(thread)
+                for _ in range(settings.local_consumer_threads):
+                    thread = ConsumerThread(
+                        store,
+                        fn.name,
+                        consumer,
+                        max_attempts=min(settings.queue_max_attempts, topology.queue(consumer.queue).max_receive_count),
+                        backoff_seconds=settings.queue_backoff_seconds,
+                    )
+                    thread.start()
+                    self.threads.append(thread)
         if self.run_schedules:
             scheduler = SchedulerThread()
             scheduler.start()

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     demo_admin_email: str = "admin@multibuzz.local"
     demo_admin_password: SecretStr | None = None
     run_schedules: bool = True
+    # Consumer threads per queue in the local runner (FIFO groups still go one message at a time).
+    local_consumer_threads: int = Field(default=2, ge=1, le=16)
 
     log_level: str = "INFO"
 
