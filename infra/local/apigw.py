@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import itertools
+import os
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+# Request ids only need to be unique per process run: a counter, not a random UUID per request.
+_REQUEST_PREFIX = f"local-{os.getpid():x}-{int(time.time()):x}"
+_REQUEST_COUNTER = itertools.count(1)
 _TEXT_TYPES = (
     "text/",
     "application/json",
@@ -107,7 +111,7 @@ def build_event(
     else:
         body_text, encoded = base64.b64encode(body).decode(), True
     now = time.time()
-    request_id = uuid.uuid4().hex
+    request_id = f"{_REQUEST_PREFIX}-{next(_REQUEST_COUNTER):x}"
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.key,

@@ -73,3 +73,15 @@ def test_secret_box_round_trip_and_wrong_key() -> None:
     assert box.decrypt(token) == "whsec_x"
     with pytest.raises(ValueError, match="decrypted"):
         SecretBox("key-two").decrypt(token)
+
+
+def test_ulid_text_sorts_like_time_and_keeps_80_random_bits() -> None:
+    from multibuzz.ids import encode_ulid, random_bytes
+
+    earlier = encode_ulid(1_000, b"\xff" * 10)
+    later = encode_ulid(1_001, b"\x00" * 10)
+    assert earlier < later
+    assert len(earlier) == 26
+    assert set(earlier) <= set("0123456789abcdefghjkmnpqrstvwxyz")
+    chunks = {random_bytes(10) for _ in range(2_000)}  # spans several refills of the pool
+    assert len(chunks) == 2_000

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
+import base64
 import json
-import secrets
 import sqlite3
 import threading
 import time
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueueUnavailableError, SendResult
+from multibuzz.ids import random_bytes
 
 DEDUP_WINDOW_SECONDS = 300.0
 
@@ -161,7 +162,7 @@ class LocalQueue:
                         if row is not None:
                             results.append(SendResult(index, row[0]))
                             continue
-                    message_id = str(uuid.uuid4())
+                    message_id = str(uuid.UUID(bytes=random_bytes(16), version=4))
                     conn.execute(
                         "INSERT INTO messages (queue, message_id, body, group_id, dedup_id, attributes,"
                         " sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -213,7 +214,7 @@ class LocalQueue:
                 ).fetchall()
             received = []
             for seq, message_id, body, group_id, dedup_id, attributes, sent_at, count in chosen:
-                handle = secrets.token_urlsafe(16)
+                handle = base64.urlsafe_b64encode(random_bytes(16)).decode().rstrip("=")
                 conn.execute(
                     "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = ?"
                     " WHERE seq = ?",
