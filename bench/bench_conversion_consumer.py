@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/bench_conversion_consumer.py [--n 3000] [--url mysql
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
+from _results import write_results  # noqa: E402
 from multibuzz.bootstrap import Container, use_container  # noqa: E402
 from multibuzz.consumers.envelope import Envelope  # noqa: E402
 from multibuzz.db.engine import make_engine  # noqa: E402
@@ -242,9 +242,7 @@ def main() -> int:
         f"{args.n} conversions, {credit_rows} credit rows; "
         f"goal >= 1,000/s: {'met' if figures['meets_goal'] else 'NOT met'}"
     )
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "conversion_consumer.json").write_text(json.dumps(figures, indent=2))
+    write_results("conversion_consumer", figures)
     return 0
 
 

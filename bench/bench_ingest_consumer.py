@@ -16,7 +16,6 @@ Run: .venv/bin/python bench/bench_ingest_consumer.py [--visitors 750] [--per-mes
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
+from _results import write_results  # noqa: E402
 from multibuzz.bootstrap import Container, use_container  # noqa: E402
 from multibuzz.consumers.envelope import Envelope  # noqa: E402
 from multibuzz.db.engine import make_engine  # noqa: E402
@@ -217,9 +217,7 @@ def main() -> int:
     print(f"{'baseline: raw executemany rows/s':<44}{raw_rate:>14,.0f}")
     print(f"{'ratio consumer / raw (goal >= 0.40)':<44}{consumer_rate / raw_rate:>14.2f}")
     print(f"{'events / messages / sessions':<44}{f'{stored} / {2 * args.visitors} / {sessions}':>14}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ingest_consumer.json").write_text(json.dumps(figures, indent=2))
+    write_results("ingest_consumer", figures)
     return 0
 
 

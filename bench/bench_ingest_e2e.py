@@ -15,7 +15,6 @@ Run: .venv/bin/python bench/bench_ingest_e2e.py [--events 30000] [--clients 4] [
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import socket
@@ -33,6 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
+from _results import write_results  # noqa: E402
 from multibuzz.db.engine import make_engine  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -189,9 +189,7 @@ def main() -> int:
     print(f"{'end to end: stored events/s (MariaDB)':<46}{e2e_rate:>12,.0f}")
     print(f"{'ratio e2e / front door':<46}{e2e_rate / http_rate:>12.2f}")
     print(f"{'events / requests':<46}{f'{count} / {len(bodies)}':>12}")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ingest_e2e.json").write_text(json.dumps(figures, indent=2))
+    write_results("ingest_e2e", figures)
     return 0
 
 

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _results import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
@@ -293,9 +295,7 @@ def main() -> int:
     print(f"clicks in the queue: {depth_under_load} when load stopped, {depth} after shutdown; redirects: {answered}")
     for goal, met in result["goals"].items():
         print(f"  {goal}: {'met' if met else 'NOT met'}")
-    out = ROOT / "bench" / "results" / "redirect.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results("redirect", result)
     return 0
 
 

@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _results import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 2.0
 
@@ -112,9 +114,7 @@ def main() -> int:
         print(f"| {name} | {best[name] * 1000:.0f} | {median[name] * 1000:.0f} | {ratios[name]:.2f} |")
     met = "met" if ratios["handler_import"] <= GOAL else "NOT met"
     print(f"\nhandler import / boto3 SQS client = {ratios['handler_import']:.2f} (goal <= {GOAL}): {met}")
-    out = ROOT / "bench" / "results" / "redirect_cold_start.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_results("redirect_cold_start", result)
     return 0
 
 
