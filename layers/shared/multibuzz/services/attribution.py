@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from multibuzz.bootstrap import Container
 from multibuzz.db.models import (
@@ -38,7 +39,7 @@ from multibuzz.domain.attribution import (
     attribute,
     revenue_credits,
 )
-from multibuzz.services.waterfall import TouchRef, resolve_influencer
+from multibuzz.services.waterfall import InfluencerCredit, TouchRef, resolve_influencer
 
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_HALF_LIFE_DAYS = 7.0
@@ -383,24 +384,51 @@ def attribute_conversions(
     journeys = load_journeys(session, conversions, {cid: max(lb.values()) for cid, lb in lookbacks.items()})
     outcomes, rows = [], []
     now = container.clock.now()
+    changes: dict[str, dict[str, Any]] = {}
     for conversion in conversions:
         version = conversion.attribution_version + 1
         outcome = compute(
             session, conversion, account_settings, version, journeys[conversion.id], lookbacks[conversion.id]
         )
         rows.extend(outcome.rows)
-        influencer = resolve_influencer_for(session, conversion, outcome.touches)
-        if influencer is not None:
-            outcome.meta["influencer"] = influencer
-        conversion.attribution_version = version
-        conversion.status = "attributed"
-        conversion.attributed_at = now
-        conversion.sessions_analyzed = outcome.sessions_analyzed
-        conversion.attribution_meta = outcome.meta
+        credit = resolve_influencer_for(session, conversion, outcome.touches)
+        if credit is not None:
+            outcome.meta["influencer"] = credit.as_dict()
+        changes[conversion.id] = {
+            "attribution_version": version,
+            "status": "attributed",
+            "attributed_at": now,
+            "sessions_analyzed": outcome.sessions_analyzed,
+            "attribution_meta": outcome.meta,
+            **influencer_columns(credit),
+        }
         outcomes.append(outcome)
-    session.connection().execute(insert(AttributionCredit), rows)
-    session.flush()
+    session.flush()  # anything else pending goes first
+    connection = session.connection()
+    connection.execute(insert(AttributionCredit), rows)
+    connection.execute(_bulk_update(changes))
+    for conversion in conversions:  # keep the identity map in step without a second UPDATE
+        for key, value in changes[conversion.id].items():
+            set_committed_value(conversion, key, value)
     return outcomes
+
+
+def _bulk_update(changes: dict[str, dict[str, Any]]) -> Any:
+    """One UPDATE for the whole batch: ``SET col = CASE id WHEN … THEN … END`` (any SQL dialect)."""
+    ids = list(changes)
+    columns = next(iter(changes.values())).keys()
+    values: dict[str, Any] = {}
+    for column in columns:
+        column_type = Conversion.__table__.c[column].type
+        per_id = {cid: changes[cid][column] for cid in ids}
+        if len({repr(v) for v in per_id.values()}) == 1:
+            values[column] = bindparam(None, per_id[ids[0]], type_=column_type)
+        else:
+            values[column] = case(
+                {cid: bindparam(None, value, type_=column_type) for cid, value in per_id.items()},
+                value=Conversion.id,
+            )
+    return update(Conversion).where(Conversion.id.in_(ids)).values(values).execution_options(synchronize_session=False)
 
 
 def attribute_conversion(
@@ -411,24 +439,28 @@ def attribute_conversion(
 
 def resolve_influencer_for(
     session: Session, conversion: Conversion, touches: Sequence[TouchRow]
-) -> dict[str, Any] | None:
-    """The influencer waterfall (coupon → ref_code → landing URL); stored on the conversion."""
+) -> InfluencerCredit | None:
+    """The influencer waterfall (coupon → ref_code → landing URL) for one conversion."""
     props = conversion.properties or {}
-    credit = resolve_influencer(
+    return resolve_influencer(
         session,
         conversion.account_id,
         coupon_code=_text(props.get("coupon_code")),
         ref_code=_text(props.get("ref_code")),
         touches=[TouchRef(t.session_id, t.landing_url, t.referrer, t.started_at) for t in touches],
     )
-    conversion.influencer_id = credit.influencer_id if credit else None
-    conversion.influencer_campaign_id = credit.campaign_id if credit else None
-    conversion.influencer_link_id = credit.link_id if credit else None
-    conversion.influencer_coupon_id = credit.coupon_id if credit else None
-    conversion.influencer_method = credit.method if credit else None
-    conversion.influencer_confidence = Decimal(str(credit.confidence)) if credit else None
-    conversion.influencer_code = credit.code if credit else None
-    return None if credit is None else credit.as_dict()
+
+
+def influencer_columns(credit: InfluencerCredit | None) -> dict[str, Any]:
+    return {
+        "influencer_id": credit.influencer_id if credit else None,
+        "influencer_campaign_id": credit.campaign_id if credit else None,
+        "influencer_link_id": credit.link_id if credit else None,
+        "influencer_coupon_id": credit.coupon_id if credit else None,
+        "influencer_method": credit.method if credit else None,
+        "influencer_confidence": Decimal(str(credit.confidence)) if credit else None,
+        "influencer_code": credit.code if credit else None,
+    }
 
 
 def _text(value: object) -> str | None:
