@@ -16,6 +16,7 @@ Run: .venv/bin/python bench/bench_ingest_consumer.py [--visitors 750] [--per-mes
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import tempfile
 import time
@@ -63,12 +64,14 @@ def build_messages(account_id: str, visitors: int, per_message: int, start: date
     return [records[i : i + 10] for i in range(0, len(records), 10)]
 
 
-def _records(account_id: str, visitors: int, per_message: int, start: datetime, seq: int) -> list[dict[str, Any]]:
+def _records(
+    account_id: str, visitors: int, per_message: int, start: datetime, seq: int, offset: int = 0
+) -> list[dict[str, Any]]:
     ids = UlidGenerator()
     sources = [("google", "cpc"), ("newsletter", "email"), ("facebook", "paid_social"), (None, None)]
     records = []
     for v in range(visitors):
-        key = f"{v:064x}"
+        key = f"{v + offset:064x}"
         source, medium = sources[v % len(sources)]
         events = []
         for i in range(per_message):
@@ -133,6 +136,55 @@ def run_consumer(batches: list[list[dict[str, Any]]]) -> float:
     return time.perf_counter() - began
 
 
+PARALLEL_OFFSET = 10_000_000  # fresh visitor keys for the concurrent phase
+
+
+def _worker(
+    url: str,
+    account_id: str,
+    visitors: int,
+    per_message: int,
+    start: datetime,
+    k: int,
+    workers: int,
+    queue: Any,
+    barrier: Any,
+) -> None:
+    """One consumer process owning every (k mod workers)-th visitor, i.e. whole FIFO groups."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(stage="test", database_url=url, data_dir=Path(tmp), log_level="WARNING")
+        use_container(Container(settings))
+        first = _records(account_id, visitors, per_message, start, 0, PARALLEL_OFFSET)[k::workers]
+        second = _records(account_id, visitors, per_message, start + timedelta(hours=2), visitors, PARALLEL_OFFSET)
+        records = first + second[k::workers]
+        batches = [records[i : i + 10] for i in range(0, len(records), 10)]
+        gc.collect()
+        gc.freeze()
+        run_consumer(build_messages(account_id, 2, per_message, start - timedelta(days=3)) if k == 0 else [])
+        barrier.wait()
+        run_consumer(batches)
+        queue.put(time.perf_counter())
+
+
+def run_parallel(url: str, account_id: str, visitors: int, per_message: int, start: datetime, workers: int) -> float:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue, barrier = ctx.Queue(), ctx.Barrier(workers + 1)
+    procs = [
+        ctx.Process(target=_worker, args=(url, account_id, visitors, per_message, start, k, workers, queue, barrier))
+        for k in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    barrier.wait()
+    began = time.perf_counter()
+    finished = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    return max(finished) - began
+
+
 def raw_baseline(container: Container, url: str) -> tuple[int, float]:
     """Read the stored event rows back, delete them, re-insert them with one raw executemany."""
     import pymysql
@@ -165,6 +217,7 @@ def main() -> int:
     parser.add_argument("--visitors", type=int, default=750)
     parser.add_argument("--per-message", type=int, default=20)
     parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--workers", type=int, default=2, help="also measure this many concurrent consumers")
     args = parser.parse_args()
 
     reset_database(args.url)
@@ -185,13 +238,26 @@ def main() -> int:
             conn.execute(text("DELETE FROM events"))  # the baseline re-inserts exactly the measured rows
         batches = build_messages(account.id, args.visitors, args.per_message, start)
         expected = 2 * args.visitors * args.per_message
+        gc.collect()
+        gc.freeze()  # the benchmark's own inputs are not the consumer's garbage to rescan
         consumer_seconds = run_consumer(batches)
+        gc.unfreeze()
         with container.session() as session:
             stored = session.scalar(select(func.count()).select_from(Event)) or 0
             sessions = session.scalar(select(func.count()).select_from(VisitSession)) or 0
         if stored != expected:
             raise RuntimeError(f"stored {stored} events, expected {expected}")
         raw_rows, raw_seconds = raw_baseline(container, args.url)
+        parallel_rate = None
+        if args.workers > 1:
+            with container.session() as session:
+                before = session.scalar(select(func.count()).select_from(Event)) or 0
+            seconds = run_parallel(args.url, account.id, args.visitors, args.per_message, start, args.workers)
+            with container.session() as session:
+                after = session.scalar(select(func.count()).select_from(Event)) or 0
+            if after - before < expected:
+                raise RuntimeError(f"concurrent phase stored {after - before} events, expected {expected}")
+            parallel_rate = expected / seconds
         use_container(None)
         container.engine.dispose()
 
@@ -209,6 +275,9 @@ def main() -> int:
         "raw_executemany_seconds": round(raw_seconds, 3),
         "raw_executemany_rows_per_s": round(raw_rate),
         "ratio_vs_raw": round(consumer_rate / raw_rate, 3),
+        "workers": args.workers,
+        "parallel_events_per_s": round(parallel_rate) if parallel_rate else None,
+        "parallel_ratio_vs_raw": round(parallel_rate / raw_rate, 3) if parallel_rate else None,
         "goal_ratio": 0.4,
         "goal_events_per_s": 5000,
     }
@@ -216,6 +285,9 @@ def main() -> int:
     print(f"{'consumer: stored events/s (MariaDB)':<44}{consumer_rate:>14,.0f}")
     print(f"{'baseline: raw executemany rows/s':<44}{raw_rate:>14,.0f}")
     print(f"{'ratio consumer / raw (goal >= 0.40)':<44}{consumer_rate / raw_rate:>14.2f}")
+    if parallel_rate:
+        print(f"{f'{args.workers} concurrent consumers: events/s':<44}{parallel_rate:>14,.0f}")
+        print(f"{f'{args.workers} concurrent consumers / raw':<44}{parallel_rate / raw_rate:>14.2f}")
     print(f"{'events / messages / sessions':<44}{f'{stored} / {2 * args.visitors} / {sessions}':>14}")
     write_results("ingest_consumer", figures)
     return 0

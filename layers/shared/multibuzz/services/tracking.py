@@ -185,6 +185,9 @@ class Tracker:
         self.now = now
         self.account = account
         self._identities: dict[str, str] = {}
+        # Event rows held back for one INSERT per SQS batch (see defer_events); their ids count as stored.
+        self._deferred: list[dict[str, Any]] | None = None
+        self._deferred_ids: set[str] = set()
         self.conn = session.connection()  # Core statements: no ORM overhead on the hot path
         self._mysql = self.conn.dialect.name in ("mysql", "mariadb")
 
@@ -484,7 +487,7 @@ class Tracker:
             stored.update(
                 self.conn.execute(select(e.id).where(e.account_id == self.account_id, e.id.in_(chunk))).scalars()
             )
-        fresh = [e for e in unique.values() if e.id not in stored]
+        fresh = [e for e in unique.values() if e.id not in stored and e.id not in self._deferred_ids]
         fresh.sort(key=lambda e: e.occurred_at)
         return fresh
 
@@ -509,7 +512,24 @@ class Tracker:
         }
 
     def save_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        if self._deferred is not None:
+            self._deferred.extend(rows)
+            self._deferred_ids.update(row["id"] for row in rows)
+            return
         self._insert_ignore(_EVENTS, rows)
+
+    def defer_events(self) -> None:
+        """Hold event rows until :meth:`flush_events`: one INSERT for a whole batch of messages.
+
+        Safe because nothing in session placement reads the events table except :meth:`unseen`,
+        which treats held-back ids as stored."""
+        if self._deferred is None:
+            self._deferred = []
+
+    def flush_events(self) -> None:
+        if self._deferred:
+            self._insert_ignore(_EVENTS, self._deferred)
+            self._deferred = []
 
     # -- inbox ---------------------------------------------------------------------------------------
     def seen(self, message_key: str) -> bool:
