@@ -12,6 +12,7 @@ from multibuzz.consumers.envelope import Envelope
 from multibuzz.db.models import Event, Visitor, VisitSession
 from multibuzz.ids import UlidGenerator
 from multibuzz.ingest.ids import event_id
+from multibuzz.services import tracking
 from multibuzz.services.tenancy import Tenancy
 from sqlalchemy import func, select
 
@@ -155,3 +156,18 @@ def test_messages_for_an_unknown_account_are_dropped(container: Container) -> No
     assert container.local_queue.dead_letters("ingest") == []
     with container.session() as db:
         assert db.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_a_repeated_upsert_in_one_transaction_is_not_a_new_visitor(container: Container) -> None:
+    """Regression: with CLIENT_FOUND_ROWS, MySQL reports 1 for an unchanged row as for an insert."""
+    account_id = account(container)
+    with container.session() as db:
+        rules = tracking.load_rules(db, account_id)
+        assert rules is not None
+        tracker = tracking.Tracker(db, container.ids, T0, rules)
+        first = tracker.ensure_visitor(VISITOR, T0, T0, sessions_since=T0)
+        second = tracker.ensure_visitor(VISITOR, T0, T0, sessions_since=T0)
+        mysql = db.get_bind().dialect.name in ("mysql", "mariadb")
+        assert first.created is mysql  # SQLite cannot tell an insert from an update, so it never claims one
+        assert second.created is False
+        assert second.id == first.id

@@ -25,7 +25,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, false, func, insert, literal, null, select, union_all, update
+from sqlalchemy import (
+    Table,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from multibuzz.db.models import Account, Event, Identity, ProcessedMessage, Visitor, VisitSession
@@ -270,14 +283,19 @@ class Tracker:
             from sqlalchemy.dialects.mysql import insert as mysql_insert
 
             mysql_stmt = mysql_insert(_VISITORS).values(values)
+            # updated_at strictly advances on every upsert, even within one transaction at one `now`: with
+            # CLIENT_FOUND_ROWS (set by SQLAlchemy's MySQL dialects) an unchanged row would also report 1.
+            advanced = func.date_add(
+                func.coalesce(c.updated_at, mysql_stmt.inserted.updated_at), literal_column("INTERVAL 1 MICROSECOND")
+            )
             result = self.conn.execute(
                 mysql_stmt.on_duplicate_key_update(
                     last_seen_at=func.greatest(c.last_seen_at, mysql_stmt.inserted.last_seen_at),
                     first_seen_at=func.least(c.first_seen_at, mysql_stmt.inserted.first_seen_at),
-                    updated_at=mysql_stmt.inserted.updated_at,
+                    updated_at=func.greatest(mysql_stmt.inserted.updated_at, advanced),
                 )
             )
-            # Affected rows: 1 for an insert, 2 for an update (updated_at always changes, so never "unchanged").
+            # Affected rows: 1 for an insert, 2 for an update (never "unchanged": see updated_at above).
             return getattr(result, "rowcount", 0) == 1
         else:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
