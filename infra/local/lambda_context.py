@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
+
+_INVOCATIONS = itertools.count(1)
+_PREFIX = f"{os.getpid():08x}-{int(time.time()):08x}"
+
+
+def _request_id() -> str:
+    """Unique per invocation in this process run; a counter, not a random UUID (the redirect is hot)."""
+    return f"{_PREFIX}-{next(_INVOCATIONS):016x}"
 
 
 @dataclass
@@ -12,7 +21,7 @@ class LocalLambdaContext:
     function_name: str
     memory_limit_in_mb: int = 1024
     timeout_seconds: int = 30
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    aws_request_id: str = field(default_factory=_request_id)
     function_version: str = "$LATEST"
     log_group_name: str = "local"
     log_stream_name: str = "local"
