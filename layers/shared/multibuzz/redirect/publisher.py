@@ -92,8 +92,8 @@ class BatchingClickPublisher:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="click-publisher", daemon=True)
                 self._thread.start()
-        if size >= self.max_pending:  # the sender can't keep up: the request pays (backpressure, bounded memory)
-            self.flush()
+        if size >= self.max_pending:  # the sender can't keep up: this request sends one batch (backpressure)
+            self._send_one_batch()
         elif size >= self.max_batch:
             self._wake.set()
 
@@ -117,16 +117,22 @@ class BatchingClickPublisher:
 
     def flush(self) -> None:
         """Send everything buffered so far (also called by tests and at exit)."""
+        while self._send_one_batch():
+            pass
+
+    def _send_one_batch(self) -> bool:
+        """Send the oldest ``max_batch`` clicks; False when nothing was buffered. Memory stays bounded
+        while a request that hits the limit pays for one batch, never for the whole backlog."""
         with self._send_lock:
-            while True:
-                with self._lock:
-                    batch, self._buffer = self._buffer[: self.max_batch], self._buffer[self.max_batch :]
-                if not batch:
-                    return
-                try:
-                    send_or_spool(self._queue(), self._spool, batch)
-                except Exception:  # even the spool failed: at least the log has the click ids
-                    logger.exception("clicks could be neither queued nor spooled", extra={"count": len(batch)})
+            with self._lock:
+                batch, self._buffer = self._buffer[: self.max_batch], self._buffer[self.max_batch :]
+            if not batch:
+                return False
+            try:
+                send_or_spool(self._queue(), self._spool, batch)
+            except Exception:  # even the spool failed: at least the log has the click ids
+                logger.exception("clicks could be neither queued nor spooled", extra={"count": len(batch)})
+            return True
 
     def pending(self) -> int:
         with self._lock:
