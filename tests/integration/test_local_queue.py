@@ -157,3 +157,33 @@ def test_a_restart_loses_no_queued_message(tmp_path: Path) -> None:
     for group in range(3):
         bodies = [b for b in consumer.bodies if int(b[1:]) % 3 == group]
         assert bodies == sorted(bodies, key=lambda b: int(b[1:])), "order within a group survives the restart"
+
+
+def test_many_threads_first_touching_a_fresh_queue_all_succeed(tmp_path: Path) -> None:
+    """Regression: connections opening a brand-new queue file at once raced on switching it to WAL."""
+    import threading
+
+    for attempt in range(15):
+        store = LocalQueue(tmp_path / f"fresh-{attempt}.db", fifo_queues=("ingest",))
+        errors: list[BaseException] = []
+        start = threading.Barrier(8)
+
+        def first_send(
+            n: int, store: LocalQueue = store, start: threading.Barrier = start, errors: list[BaseException] = errors
+        ) -> None:
+            start.wait()
+            try:
+                if n % 2:
+                    store.send_batch("clicks", [OutgoingMessage(f"c{n}")])
+                else:
+                    store.send_batch("ingest", [OutgoingMessage(f"e{n}", group_id=f"g{n}", dedup_id=f"d{n}")])
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=first_send, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"attempt {attempt}: {errors[:2]}"
+        assert store.depth("clicks") + store.depth("ingest") == 8

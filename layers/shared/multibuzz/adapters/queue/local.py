@@ -65,6 +65,14 @@ CREATE TABLE IF NOT EXISTS dedup (
 """
 
 
+def _log_unavailable(queue: str, exc: sqlite3.Error) -> None:
+    from multibuzz.observability import get_logger
+
+    get_logger("local-queue").warning(
+        "local queue send failed", extra={"queue": queue, "error": f"{type(exc).__name__}: {exc}"}
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
     queue: str
@@ -113,15 +121,29 @@ class LocalQueue:
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
+            # Switching a file to WAL needs it to itself and can fail at once ("database is locked") rather
+            # than wait, so the first connection of this process does it, with the schema, before any other
+            # proceeds. WAL is a property of the file: later connections (and processes) simply find it.
             with self._init_lock:
                 if not self._initialised:
-                    conn.executescript(_SCHEMA)
+                    self._initialise(conn)
                     self._initialised = True
+            conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
+
+    @staticmethod
+    def _initialise(conn: sqlite3.Connection) -> None:
+        for attempt in range(50):  # another process may be initialising the same file right now
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -186,6 +208,7 @@ class LocalQueue:
                         )
                     results.append(SendResult(index, message_id))
         except sqlite3.Error as exc:
+            _log_unavailable(queue, exc)
             raise QueueUnavailableError(f"local queue {queue!r} unavailable: {exc}") from exc
         return results
 
@@ -204,6 +227,7 @@ class LocalQueue:
                     rows,
                 )
         except sqlite3.Error as exc:
+            _log_unavailable(queue, exc)
             raise QueueUnavailableError(f"local queue {queue!r} unavailable: {exc}") from exc
         return [SendResult(index, message_id) for index, message_id in enumerate(ids)]
 
