@@ -171,3 +171,54 @@ def test_a_repeated_upsert_in_one_transaction_is_not_a_new_visitor(container: Co
         assert first.created is mysql  # SQLite cannot tell an insert from an update, so it never claims one
         assert second.created is False
         assert second.id == first.id
+
+
+def _journeys(account_id: str) -> list[OutgoingMessage]:
+    """Interleaved visitors; the same visitor in several messages of one batch; gaps, campaigns, repeats."""
+    plan = [
+        ("a", [(0, "https://shop.example/?utm_source=google&utm_medium=cpc"), (3, None)]),
+        ("b", [(1, "https://shop.example/"), (2, None)]),
+        ("a", [(5, None), (50, None)]),  # a 45-minute gap: a new session
+        ("c", [(0, "https://shop.example/?utm_source=news&utm_medium=email")]),
+        ("b", [(4, "https://shop.example/?utm_source=facebook&utm_medium=paid_social")]),  # campaign change
+        ("a", [(51, None)]),
+        ("c", [(2, None), (2, None)]),  # same instant twice
+        ("b", [(100, None)]),
+    ]
+    messages = []
+    for key, hits in plan:
+        visitor = key * 64
+        events = [{"at": minutes(at), "vid": visitor, **({"url": url} if url else {})} for at, url in hits]
+        messages.append(events_message(account_id, *events, group=f"{account_id}:{visitor}"))
+    return messages
+
+
+def _outcome(container: Container, account_id: str) -> list[tuple[Any, ...]]:
+    with container.session() as db:
+        sessions = {
+            s.id: (s.channel, s.started_at, s.last_activity_at, s.page_view_count)
+            for s in db.scalars(select(VisitSession).where(VisitSession.account_id == account_id))
+        }
+        rows = db.execute(
+            select(Visitor.visitor_key, Event.occurred_at, Event.session_id)
+            .join(Visitor, Visitor.id == Event.visitor_id)
+            .where(Event.account_id == account_id)
+            .order_by(Visitor.visitor_key, Event.occurred_at, Event.id)
+        ).all()
+    return [(key, at, sessions[sid]) for key, at, sid in rows]
+
+
+def test_the_set_based_batch_path_matches_message_by_message(container: Container) -> None:
+    batched, single = account(container, "Batched"), account(container, "One by one")
+    container.local_queue.send_batch("ingest", _journeys(batched))
+    handler = load_handler("attribution")
+    while deliver_once(container.local_queue, "ingest", handler, batch_size=10).received:
+        pass
+    container.local_queue.send_batch("ingest", _journeys(single))
+    while deliver_once(container.local_queue, "ingest", handler, batch_size=1).received:
+        pass
+    batched_outcome, single_outcome = _outcome(container, batched), _outcome(container, single)
+    assert len(batched_outcome) == 12
+    assert batched_outcome == single_outcome
+    channels = {(key[0], channel) for key, _, (channel, *_rest) in batched_outcome}
+    assert {("a", "paid_search"), ("b", "paid_social"), ("c", "email")} <= channels

@@ -76,6 +76,10 @@ def track_events_batch(envelopes: list[Envelope], session: Session, container: C
     tracker = _tracker(envelopes[0], session, container)
     if tracker is None:
         return
+    plain = not any(raw.get("conv") for envelope in envelopes for raw in envelope.payload["events"])
+    messages = [[parse_event(raw) for raw in envelope.payload["events"]] for envelope in envelopes]
+    if plain and tracking.store_event_messages(tracker, messages):
+        return
     tracker.defer_events()
     for envelope in envelopes:
         _apply_events(envelope, tracker, session, container)

@@ -313,6 +313,89 @@ class Tracker:
             )
         return False
 
+    def upsert_visitors(self, spans: dict[str, tuple[datetime, datetime]]) -> None:
+        """Create or touch many visitors in one statement (the batch path; nothing is inferred from it)."""
+        rows = [
+            {
+                "id": visitor_row_id(self.account_id, key),
+                "account_id": self.account_id,
+                "visitor_key": key,
+                "identity_id": None,
+                "first_seen_at": first,
+                "last_seen_at": last,
+                "updated_at": self.now,
+            }
+            for key, (first, last) in spans.items()
+        ]
+        c = _VISITORS.c
+        if self._mysql:
+            from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+            mysql_stmt = mysql_insert(_VISITORS)
+            self.conn.execute(
+                mysql_stmt.on_duplicate_key_update(
+                    last_seen_at=func.greatest(c.last_seen_at, mysql_stmt.inserted.last_seen_at),
+                    first_seen_at=func.least(c.first_seen_at, mysql_stmt.inserted.first_seen_at),
+                    updated_at=mysql_stmt.inserted.updated_at,
+                ),
+                rows,
+            )
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            sqlite_stmt = sqlite_insert(_VISITORS)
+            self.conn.execute(
+                sqlite_stmt.on_conflict_do_update(
+                    index_elements=[c.account_id, c.visitor_key],
+                    set_={
+                        "last_seen_at": func.max(c.last_seen_at, sqlite_stmt.excluded.last_seen_at),
+                        "first_seen_at": func.min(c.first_seen_at, sqlite_stmt.excluded.first_seen_at),
+                        "updated_at": sqlite_stmt.excluded.updated_at,
+                    },
+                ),
+                rows,
+            )
+
+    def visitor_states(
+        self, keys: Sequence[str], sessions_since: datetime, event_ids: Sequence[str]
+    ) -> tuple[dict[str, VisitorState], set[str]]:
+        """In one round trip: each visitor's identity and continuable sessions, and which event ids are stored."""
+        v, s, e = _VISITORS.c, _SESSIONS.c, _EVENTS.c
+        window = s.last_activity_at >= sessions_since - self.account.timeout
+        visitors = (
+            select(
+                literal("v").label("kind"),
+                v.id,
+                v.identity_id,
+                s.id.label("session_id"),
+                s.started_at,
+                s.last_activity_at,
+                s.campaign_key,
+                s.page_view_count,
+                v.visitor_key,
+            )
+            .select_from(
+                _VISITORS.outerjoin(_SESSIONS, (s.visitor_id == v.id) & (s.account_id == v.account_id) & window)
+            )
+            .where(v.account_id == self.account_id, v.visitor_key.in_(list(keys)))
+        )
+        stored_ids = select(literal("e"), e.id, null(), null(), null(), null(), null(), null(), null()).where(
+            e.account_id == self.account_id, e.id.in_(list(event_ids))
+        )
+        rows = self.conn.execute(union_all(visitors, stored_ids)).all()
+        states: dict[str, VisitorState] = {}
+        for row in rows:
+            if row[0] != "v":
+                continue
+            state = states.get(row[8])
+            if state is None:
+                state = states[row[8]] = VisitorState(row[1], row[2], [])
+            if row[3] is not None:
+                state.sessions.append(OpenSession(row[3], _utc(row[4]), _utc(row[5]), row[6], row[7]))
+        for state in states.values():
+            state.sessions.sort(key=lambda x: (x.started_at, x.id))
+        return states, {row[1] for row in rows if row[0] == "e"}
+
     def touch_visitor(self, visitor_id: str, first_at: datetime, last_at: datetime) -> bool:
         result = self.session.execute(
             update(Visitor)
@@ -481,12 +564,25 @@ class Tracker:
                 changed.append({"sid": s.id, "la": s.last_activity_at, "pv": s.page_view_count})
         if new_rows:
             self.conn.execute(insert(_SESSIONS), new_rows)
-        if changed:
+        if len(changed) == 1:
             self.conn.execute(
                 update(_SESSIONS)
                 .where(_SESSIONS.c.id == bindparam("sid"))
                 .values(last_activity_at=bindparam("la"), page_view_count=bindparam("pv")),
                 changed,
+            )
+        elif changed:  # one statement, not one per session (PyMySQL runs an UPDATE executemany row by row)
+            c = _SESSIONS.c
+            self.conn.execute(
+                update(_SESSIONS)
+                .where(c.id.in_([row["sid"] for row in changed]))
+                .values(
+                    last_activity_at=case(
+                        {row["sid"]: bindparam(None, row["la"], type_=c.last_activity_at.type) for row in changed},
+                        value=c.id,
+                    ),
+                    page_view_count=case({row["sid"]: row["pv"] for row in changed}, value=c.id),
+                )
             )
 
     # -- events -------------------------------------------------------------------------------------
@@ -610,6 +706,42 @@ def store_events(tracker: Tracker, events: Sequence[TrackedEvent]) -> tuple[int,
         stored += len(fresh)
     tracker.save_events(rows)
     return stored, linked
+
+
+def store_event_messages(tracker: Tracker, messages: Sequence[Sequence[TrackedEvent]]) -> bool:
+    """A whole SQS batch of plain visitor events, set-based: one visitor upsert, one state read, one
+    session insert, one session update and one events insert, whatever the number of messages.
+
+    The same result as :func:`store_events` applied to each message in order (visitor state is carried in
+    memory from message to message). Returns False, having done nothing, when a message needs the general
+    path: events with a user id (identities, links) or without a visitor.
+    """
+    events = [event for message in messages for event in message]
+    if not events or any(e.user_id or e.visitor_key is None for e in events):
+        return False
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for event in events:
+        key = str(event.visitor_key)
+        first, last = spans.get(key, (event.occurred_at, event.occurred_at))
+        spans[key] = (min(first, event.occurred_at), max(last, event.occurred_at))
+    tracker.upsert_visitors(spans)
+    since = min(first for first, _ in spans.values())
+    states, stored = tracker.visitor_states(list(spans), since, list(dict.fromkeys(e.id for e in events)))
+    rows: list[dict[str, Any]] = []
+    for message in messages:
+        by_visitor: dict[str, list[TrackedEvent]] = {}
+        for event in message:
+            by_visitor.setdefault(str(event.visitor_key), []).append(event)
+        for key, group in by_visitor.items():
+            state = states[key]
+            fresh = tracker.unseen(group, stored=stored)
+            for event in fresh:
+                session_id = tracker.place(state.id, state.sessions, event.hit()).session_id
+                rows.append(tracker.event_row(event, state.id, session_id, state.identity_id))
+            stored.update(event.id for event in fresh)
+    tracker.save_sessions(s for state in states.values() for s in state.sessions)
+    tracker.save_events(rows)
+    return True
 
 
 def record_session_hit(tracker: Tracker, visitor_key: str, hit: Hit) -> str:
