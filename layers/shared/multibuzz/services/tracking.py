@@ -267,9 +267,8 @@ class Tracker:
         stored = {r[1] for r in rows if r[0] == "e"} if len(parts) > 1 else None
         return VisitorState(visitor_rows[0][1], visitor_rows[0][2], sessions, stored=stored)
 
-    def _upsert_visitor(self, visitor_key: str, first_at: datetime, last_at: datetime) -> bool:
-        """True when the row was certainly created now (MySQL tells inserted from updated; SQLite does not)."""
-        values = {
+    def _visitor_row(self, visitor_key: str, first_at: datetime, last_at: datetime) -> dict[str, Any]:
+        return {
             "id": visitor_row_id(self.account_id, visitor_key),
             "account_id": self.account_id,
             "visitor_key": visitor_key,
@@ -278,83 +277,48 @@ class Tracker:
             "last_seen_at": last_at,
             "updated_at": self.now,
         }
-        c = _VISITORS.c
-        if self._mysql:
-            from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-            mysql_stmt = mysql_insert(_VISITORS).values(values)
-            # updated_at strictly advances on every upsert, even within one transaction at one `now`: with
-            # CLIENT_FOUND_ROWS (set by SQLAlchemy's MySQL dialects) an unchanged row would also report 1.
-            advanced = func.date_add(
-                func.coalesce(c.updated_at, mysql_stmt.inserted.updated_at), literal_column("INTERVAL 1 MICROSECOND")
-            )
-            result = self.conn.execute(
-                mysql_stmt.on_duplicate_key_update(
-                    last_seen_at=func.greatest(c.last_seen_at, mysql_stmt.inserted.last_seen_at),
-                    first_seen_at=func.least(c.first_seen_at, mysql_stmt.inserted.first_seen_at),
-                    updated_at=func.greatest(mysql_stmt.inserted.updated_at, advanced),
-                )
-            )
-            # Affected rows: 1 for an insert, 2 for an update (never "unchanged": see updated_at above).
-            return getattr(result, "rowcount", 0) == 1
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+    def _visitor_upsert(self) -> Any:
+        """INSERT … ON DUPLICATE KEY UPDATE / ON CONFLICT DO UPDATE for visitor rows (one or many).
 
-            sqlite_stmt = sqlite_insert(_VISITORS).values(values)
-            self.conn.execute(
-                sqlite_stmt.on_conflict_do_update(
-                    index_elements=[c.account_id, c.visitor_key],
-                    set_={
-                        "last_seen_at": func.max(c.last_seen_at, sqlite_stmt.excluded.last_seen_at),
-                        "first_seen_at": func.min(c.first_seen_at, sqlite_stmt.excluded.first_seen_at),
-                        "updated_at": sqlite_stmt.excluded.updated_at,
-                    },
-                )
-            )
-        return False
-
-    def upsert_visitors(self, spans: dict[str, tuple[datetime, datetime]]) -> None:
-        """Create or touch many visitors in one statement (the batch path; nothing is inferred from it)."""
-        rows = [
-            {
-                "id": visitor_row_id(self.account_id, key),
-                "account_id": self.account_id,
-                "visitor_key": key,
-                "identity_id": None,
-                "first_seen_at": first,
-                "last_seen_at": last,
-                "updated_at": self.now,
-            }
-            for key, (first, last) in spans.items()
-        ]
+        ``updated_at`` strictly advances on every upsert, even within one transaction at one ``now``: with
+        CLIENT_FOUND_ROWS (set by SQLAlchemy's MySQL dialects) an unchanged row would report 1 affected
+        row, as an insert does."""
         c = _VISITORS.c
         if self._mysql:
             from sqlalchemy.dialects.mysql import insert as mysql_insert
 
             mysql_stmt = mysql_insert(_VISITORS)
-            self.conn.execute(
-                mysql_stmt.on_duplicate_key_update(
-                    last_seen_at=func.greatest(c.last_seen_at, mysql_stmt.inserted.last_seen_at),
-                    first_seen_at=func.least(c.first_seen_at, mysql_stmt.inserted.first_seen_at),
-                    updated_at=mysql_stmt.inserted.updated_at,
-                ),
-                rows,
+            advanced = func.date_add(
+                func.coalesce(c.updated_at, mysql_stmt.inserted.updated_at), literal_column("INTERVAL 1 MICROSECOND")
             )
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            return mysql_stmt.on_duplicate_key_update(
+                last_seen_at=func.greatest(c.last_seen_at, mysql_stmt.inserted.last_seen_at),
+                first_seen_at=func.least(c.first_seen_at, mysql_stmt.inserted.first_seen_at),
+                updated_at=func.greatest(mysql_stmt.inserted.updated_at, advanced),
+            )
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            sqlite_stmt = sqlite_insert(_VISITORS)
-            self.conn.execute(
-                sqlite_stmt.on_conflict_do_update(
-                    index_elements=[c.account_id, c.visitor_key],
-                    set_={
-                        "last_seen_at": func.max(c.last_seen_at, sqlite_stmt.excluded.last_seen_at),
-                        "first_seen_at": func.min(c.first_seen_at, sqlite_stmt.excluded.first_seen_at),
-                        "updated_at": sqlite_stmt.excluded.updated_at,
-                    },
-                ),
-                rows,
-            )
+        sqlite_stmt = sqlite_insert(_VISITORS)
+        return sqlite_stmt.on_conflict_do_update(
+            index_elements=[c.account_id, c.visitor_key],
+            set_={
+                "last_seen_at": func.max(c.last_seen_at, sqlite_stmt.excluded.last_seen_at),
+                "first_seen_at": func.min(c.first_seen_at, sqlite_stmt.excluded.first_seen_at),
+                "updated_at": sqlite_stmt.excluded.updated_at,
+            },
+        )
+
+    def _upsert_visitor(self, visitor_key: str, first_at: datetime, last_at: datetime) -> bool:
+        """True when the row was certainly created now (MySQL tells inserted from updated; SQLite does not)."""
+        result = self.conn.execute(self._visitor_upsert(), [self._visitor_row(visitor_key, first_at, last_at)])
+        # MySQL affected rows: 1 for an insert, 2 for an update (never "unchanged": see _visitor_upsert).
+        return self._mysql and getattr(result, "rowcount", 0) == 1
+
+    def upsert_visitors(self, spans: dict[str, tuple[datetime, datetime]]) -> None:
+        """Create or touch many visitors in one statement (the batch path; nothing is inferred from it)."""
+        rows = [self._visitor_row(key, first, last) for key, (first, last) in spans.items()]
+        self.conn.execute(self._visitor_upsert(), rows)
 
     def visitor_states(
         self, keys: Sequence[str], sessions_since: datetime, event_ids: Sequence[str]
