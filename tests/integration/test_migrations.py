@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import multibuzz.db.models  # noqa: F401 - registers every table
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
-
-import multibuzz.db.models  # noqa: F401 - registers every table
 from multibuzz.db.base import Base
 from multibuzz.db.migrate import current_heads
+from sqlalchemy import Engine
 
 
 def test_one_head_so_new_migrations_can_be_generated() -> None:
