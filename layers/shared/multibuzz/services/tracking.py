@@ -235,6 +235,16 @@ class Tracker:
         created = self._upsert_visitor(visitor_key, first_at, last_at)
         if created:
             return VisitorState(visitor_row_id(self.account_id, visitor_key), None, [], created=True, stored=set())
+        ids = list(dict.fromkeys(event_ids))
+        states, stored = self._read_states([visitor_key], sessions_since, ids if len(ids) <= 500 else [])
+        state = states[visitor_key]
+        return VisitorState(state.id, state.identity_id, state.sessions, stored=stored)
+
+    def _read_states(
+        self, keys: Sequence[str], sessions_since: datetime | None, event_ids: Sequence[str]
+    ) -> tuple[dict[str, VisitorState], set[str] | None]:
+        """In one round trip: each visitor's identity and the sessions a hit at or after ``sessions_since``
+        could continue (none when it is None), and which of ``event_ids`` are stored (None when none asked)."""
         v, s, e = _VISITORS.c, _SESSIONS.c, _EVENTS.c
         window = false() if sessions_since is None else s.last_activity_at >= sessions_since - self.account.timeout
         parts = [
@@ -247,25 +257,33 @@ class Tracker:
                 s.last_activity_at,
                 s.campaign_key,
                 s.page_view_count,
+                v.visitor_key,
             )
             .select_from(
                 _VISITORS.outerjoin(_SESSIONS, (s.visitor_id == v.id) & (s.account_id == v.account_id) & window)
             )
-            .where(v.account_id == self.account_id, v.visitor_key == visitor_key)
+            .where(v.account_id == self.account_id, v.visitor_key.in_(list(keys)))
         ]
-        ids = list(dict.fromkeys(event_ids))
-        if ids and len(ids) <= 500:
+        if event_ids:
             parts.append(
-                select(literal("e"), e.id, null(), null(), null(), null(), null(), null()).where(
-                    e.account_id == self.account_id, e.id.in_(ids)
+                select(literal("e"), e.id, null(), null(), null(), null(), null(), null(), null()).where(
+                    e.account_id == self.account_id, e.id.in_(list(event_ids))
                 )
             )
         rows = self.conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]).all()
-        visitor_rows = [r for r in rows if r[0] == "v"]
-        sessions = [OpenSession(r[3], _utc(r[4]), _utc(r[5]), r[6], r[7]) for r in visitor_rows if r[3] is not None]
-        sessions.sort(key=lambda x: (x.started_at, x.id))
-        stored = {r[1] for r in rows if r[0] == "e"} if len(parts) > 1 else None
-        return VisitorState(visitor_rows[0][1], visitor_rows[0][2], sessions, stored=stored)
+        states: dict[str, VisitorState] = {}
+        for row in rows:
+            if row[0] != "v":
+                continue
+            state = states.get(row[8])
+            if state is None:
+                state = states[row[8]] = VisitorState(row[1], row[2], [])
+            if row[3] is not None:
+                state.sessions.append(OpenSession(row[3], _utc(row[4]), _utc(row[5]), row[6], row[7]))
+        for state in states.values():
+            state.sessions.sort(key=lambda x: (x.started_at, x.id))
+        stored = {row[1] for row in rows if row[0] == "e"} if event_ids else None
+        return states, stored
 
     def _visitor_row(self, visitor_key: str, first_at: datetime, last_at: datetime) -> dict[str, Any]:
         return {
@@ -323,42 +341,9 @@ class Tracker:
     def visitor_states(
         self, keys: Sequence[str], sessions_since: datetime, event_ids: Sequence[str]
     ) -> tuple[dict[str, VisitorState], set[str]]:
-        """In one round trip: each visitor's identity and continuable sessions, and which event ids are stored."""
-        v, s, e = _VISITORS.c, _SESSIONS.c, _EVENTS.c
-        window = s.last_activity_at >= sessions_since - self.account.timeout
-        visitors = (
-            select(
-                literal("v").label("kind"),
-                v.id,
-                v.identity_id,
-                s.id.label("session_id"),
-                s.started_at,
-                s.last_activity_at,
-                s.campaign_key,
-                s.page_view_count,
-                v.visitor_key,
-            )
-            .select_from(
-                _VISITORS.outerjoin(_SESSIONS, (s.visitor_id == v.id) & (s.account_id == v.account_id) & window)
-            )
-            .where(v.account_id == self.account_id, v.visitor_key.in_(list(keys)))
-        )
-        stored_ids = select(literal("e"), e.id, null(), null(), null(), null(), null(), null(), null()).where(
-            e.account_id == self.account_id, e.id.in_(list(event_ids))
-        )
-        rows = self.conn.execute(union_all(visitors, stored_ids)).all()
-        states: dict[str, VisitorState] = {}
-        for row in rows:
-            if row[0] != "v":
-                continue
-            state = states.get(row[8])
-            if state is None:
-                state = states[row[8]] = VisitorState(row[1], row[2], [])
-            if row[3] is not None:
-                state.sessions.append(OpenSession(row[3], _utc(row[4]), _utc(row[5]), row[6], row[7]))
-        for state in states.values():
-            state.sessions.sort(key=lambda x: (x.started_at, x.id))
-        return states, {row[1] for row in rows if row[0] == "e"}
+        """The batch path's read: every visitor's state and the stored event ids, in one round trip."""
+        states, stored = self._read_states(keys, sessions_since, event_ids)
+        return states, stored or set()
 
     def touch_visitor(self, visitor_id: str, first_at: datetime, last_at: datetime) -> bool:
         result = self.session.execute(
