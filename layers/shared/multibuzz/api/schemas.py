@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from multibuzz.db.models import Membership, User
 from multibuzz.domain.channels import ChannelRule
 
 
@@ -93,6 +94,18 @@ class MemberOut(BaseModel):
     role: str
     influencer_id: str | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, user: User, membership: Membership) -> MemberOut:
+        """From a User and its Membership row."""
+        return cls(
+            user_id=user.id,
+            email=user.email,
+            name=user.name,
+            role=membership.role,
+            influencer_id=membership.influencer_id,
+            created_at=membership.created_at,
+        )
 
 
 class ApiKeyIn(Strict):

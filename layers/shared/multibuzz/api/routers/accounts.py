@@ -42,17 +42,7 @@ def activate(account_id: str, actor: CurrentActor, tenancy: TenancyDep) -> Accou
 @router.get("/members", response_model=list[MemberOut], tags=["members"])
 def list_members(actor: AccountActor, tenancy: TenancyDep) -> list[MemberOut]:
     assert actor.account_id is not None
-    return [
-        MemberOut(
-            user_id=user.id,
-            email=user.email,
-            name=user.name,
-            role=membership.role,
-            influencer_id=membership.influencer_id,
-            created_at=membership.created_at,
-        )
-        for user, membership in tenancy.list_members(actor, actor.account_id)
-    ]
+    return [MemberOut.of(user, membership) for user, membership in tenancy.list_members(actor, actor.account_id)]
 
 
 @router.post("/members", response_model=MemberOut, status_code=status.HTTP_201_CREATED, tags=["members"])
@@ -67,14 +57,7 @@ def add_member(body: MemberIn, actor: AccountActor, tenancy: TenancyDep) -> Memb
         name=body.name,
         influencer_id=body.influencer_id,
     )
-    return MemberOut(
-        user_id=user.id,
-        email=user.email,
-        name=user.name,
-        role=membership.role,
-        influencer_id=membership.influencer_id,
-        created_at=membership.created_at,
-    )
+    return MemberOut.of(user, membership)
 
 
 @router.delete("/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["members"])

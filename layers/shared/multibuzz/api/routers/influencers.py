@@ -109,11 +109,4 @@ def create_login(
         name=influencer.name,
         influencer_id=influencer.id,
     )
-    return MemberOut(
-        user_id=user.id,
-        email=user.email,
-        name=user.name,
-        role=membership.role,
-        influencer_id=membership.influencer_id,
-        created_at=membership.created_at,
-    )
+    return MemberOut.of(user, membership)
