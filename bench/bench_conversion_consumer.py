@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
-from _results import write_results  # noqa: E402
+from _common import reset_database, write_results  # noqa: E402
 from multibuzz.bootstrap import Container, use_container  # noqa: E402
 from multibuzz.consumers.envelope import Envelope  # noqa: E402
 from multibuzz.db.engine import make_engine  # noqa: E402
@@ -33,18 +33,8 @@ from multibuzz.db.models import Account, Conversion, Visitor, VisitSession  # no
 from multibuzz.domain.attribution import Touch, attribute, revenue_credits  # noqa: E402
 from multibuzz.settings import Settings  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 CHANNELS = ["organic_search", "paid_search", "paid_social", "email", "direct"]
-
-
-def reset_database(url: str) -> None:
-    parsed = make_url(url)
-    server = make_engine(parsed.set(database="").render_as_string(hide_password=False))
-    with server.begin() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
-        conn.execute(text(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4"))
-    server.dispose()
 
 
 def seed(container: Container, n: int) -> tuple[str, list[str], list[list[Touch]], datetime]:

@@ -27,10 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
-from _results import write_results  # noqa: E402
+from _common import reset_database, write_results  # noqa: E402
 from multibuzz.bootstrap import Container, use_container  # noqa: E402
 from multibuzz.consumers.envelope import Envelope  # noqa: E402
-from multibuzz.db.engine import make_engine  # noqa: E402
 from multibuzz.db.migrate import upgrade  # noqa: E402
 from multibuzz.db.models import Event, VisitSession  # noqa: E402
 from multibuzz.ids import UlidGenerator  # noqa: E402
@@ -44,15 +43,6 @@ from infra.local.lambda_context import LocalLambdaContext  # noqa: E402
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1:3306/bench_ingest"
 UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 COLUMNS = [c.name for c in Event.__table__.columns]
-
-
-def reset_database(url: str) -> None:
-    parsed = make_url(url)
-    server = make_engine(parsed.set(database="").render_as_string(hide_password=False))
-    with server.begin() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
-        conn.execute(text(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4"))
-    server.dispose()
 
 
 def build_messages(account_id: str, visitors: int, per_message: int, start: datetime) -> list[list[dict[str, Any]]]:

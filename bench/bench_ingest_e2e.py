@@ -32,22 +32,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
 
-from _results import write_results  # noqa: E402
+from _common import reset_database, write_results  # noqa: E402
 from multibuzz.db.engine import make_engine  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 DEFAULT_URL = "mysql+pymysql://root@127.0.0.1:3306/bench_ingest"
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
-
-
-def reset_database(url: str) -> None:
-    parsed = make_url(url)
-    server = make_engine(parsed.set(database="").render_as_string(hide_password=False))
-    with server.begin() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
-        conn.execute(text(f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4"))
-    server.dispose()
 
 
 def free_port() -> int:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _results import write_results
+from _common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]

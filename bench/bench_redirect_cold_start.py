@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _results import write_results
+from _common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL = 2.0
