@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from multibuzz.auth import api_keys, passwords, signatures, tokens
 from multibuzz.auth.crypto import SecretBox
 from multibuzz.clock import FixedClock
@@ -85,3 +87,33 @@ def test_ulid_text_sorts_like_time_and_keeps_80_random_bits() -> None:
     assert set(earlier) <= set("0123456789abcdefghjkmnpqrstvwxyz")
     chunks = {random_bytes(10) for _ in range(2_000)}  # spans several refills of the pool
     assert len(chunks) == 2_000
+
+
+@given(millis=st.integers(min_value=0, max_value=2**48 - 1), randomness=st.binary(min_size=10, max_size=10))
+def test_ulid_encoding_is_rfc4648_base32_in_crockford_digits(millis: int, randomness: bytes) -> None:
+    """The table-driven encoder gives exactly the text of the first version (base64.b32encode + translate)."""
+    import base64
+
+    from multibuzz.ids import encode_ulid
+
+    rfc = base64.b32encode(millis.to_bytes(6, "big") + randomness)[:26]
+    expected = rfc.translate(bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz"))
+    assert encode_ulid(millis, randomness) == expected.decode()
+
+
+def test_a_forked_child_never_reuses_the_parents_random_bytes() -> None:
+    import os
+
+    from multibuzz.ids import random_bytes
+
+    random_bytes(10)  # the pool now holds bytes the parent will hand out next
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.write(write_end, random_bytes(16))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 16)
+    os.close(read_end)
+    os.close(write_end)
+    assert len(child) == 16 and child != random_bytes(16)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from multibuzz.domain.privacy import (
     account_salt,
     apply_ip_privacy,
@@ -66,3 +68,16 @@ def test_the_ipv4_fast_path_agrees_with_ipaddress(ip: str) -> None:
     except ValueError:
         expected = None
     assert truncate_ip(ip) == expected
+
+
+@given(st.from_regex(r"\A[0-9]{1,4}(\.[0-9]{1,4}){2,4}\Z") | st.ip_addresses(v=4).map(str))
+def test_the_ipv4_fast_path_agrees_with_ipaddress_on_generated_text(ip: str) -> None:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(ip)
+        expected: str | None = str(ipaddress.ip_network(f"{address}/24", strict=False).network_address)
+    except ValueError:
+        expected = None
+    assert truncate_ip(ip) == expected
+    assert normalise_ip(ip) == (None if expected is None else str(address))

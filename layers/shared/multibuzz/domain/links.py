@@ -169,10 +169,15 @@ def is_link_preview(user_agent: str | None) -> bool:
     return any(agent in lowered for agent in LINK_PREVIEW_AGENTS)
 
 
+_PURPOSE_HEADERS = ("sec-purpose", "purpose", "x-purpose", "x-moz")
+
+
 def is_prefetch(headers: Mapping[str, str]) -> bool:
     """Browser speculative loads (``Purpose``/``Sec-Purpose: prefetch``) are not clicks either."""
-    for name in ("sec-purpose", "purpose", "x-purpose", "x-moz"):
-        value = headers.get(name, "")
-        if "prefetch" in value.lower() or "preview" in value.lower():
-            return True
+    for name in _PURPOSE_HEADERS:
+        value = headers.get(name)
+        if value:
+            lowered = value.lower()
+            if "prefetch" in lowered or "preview" in lowered:
+                return True
     return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 from typing import Literal
 
 IpPrivacy = Literal["truncate", "hash", "none"]
@@ -20,17 +21,15 @@ IP_PRIVACY_MODES: tuple[IpPrivacy, ...] = ("truncate", "hash", "none")
 DEFAULT_IP_PRIVACY: IpPrivacy = "truncate"
 
 
-def _plain_ipv4(text: str) -> list[str] | None:
-    """The four octets of a plain dotted IPv4 address (the hot path), without building an ipaddress object."""
-    parts = text.split(".")
-    if len(parts) != 4:
-        return None
-    for part in parts:
-        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (len(part) > 1 and part[0] == "0"):
-            return None
-        if int(part) > 255:
-            return None
-    return parts
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}", re.ASCII)
+
+
+def _plain_ipv4(text: str) -> tuple[str, ...] | None:
+    """The four octets of a plain dotted IPv4 address (the hot path: one regex, no ipaddress object).
+    Leading zeros are refused, as ``ipaddress`` refuses them."""
+    found = _PLAIN_IPV4.fullmatch(text)
+    return found.groups() if found else None
 
 
 def _parse(ip: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -77,7 +76,7 @@ def hash_ip(ip: str | None, salt: bytes | str) -> str | None:
     if canonical is None:
         return None
     key = salt.encode() if isinstance(salt, str) else salt
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical.encode(), "sha256").hex()
 
 
 def account_salt(server_secret: str, account_id: str) -> bytes:
@@ -95,7 +94,11 @@ def apply_ip_privacy(ip: str | None, mode: str | None, salt: bytes | str) -> str
 
 
 def visitor_fingerprint(ip: str | None, user_agent: str | None, salt: bytes | str) -> str:
-    """A keyed hash of (full IP, user agent): the "same visitor" key for unique-click dedup."""
+    """A keyed hash of (full IP, user agent): the "same visitor" key for unique-click dedup (64 hex).
+
+    Keyed BLAKE2b-256, a MAC in its own right: it runs on every redirect, and CPython's own BLAKE2 is
+    about 3x cheaper per call than HMAC-SHA256 through OpenSSL. Only compared with itself, never stored
+    as the IP (``hash_ip`` stays HMAC-SHA256)."""
     key = salt.encode() if isinstance(salt, str) else salt
     material = f"{normalise_ip(ip) or ''}\n{user_agent or ''}".encode()
-    return hmac.new(key, material, hashlib.sha256).hexdigest()
+    return hashlib.blake2b(material, key=key[:64], digest_size=32).hexdigest()
