@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import os
 import re
@@ -58,14 +59,29 @@ class Route:
         return (int(self.greedy), -self.literal_segments, int(self.method == "ANY"))
 
 
+def _first_segment(path: str) -> str:
+    return path[1:].split("/", 1)[0] if path.startswith("/") else ""
+
+
 class Router:
     def __init__(self, routes: list[tuple[str, str]]) -> None:
         self.routes = sorted((Route.parse(key, fn) for key, fn in routes), key=Route.sort_key)
+        # Candidates by the path's first segment, in the same precedence order: routes whose template starts
+        # with that literal, plus those that start with a parameter (which match any first segment).
+        variable = [r for r in self.routes if r.template[1:2] == "{"]
+        self._by_first: dict[str, list[Route]] = {}
+        for route in self.routes:
+            first = _first_segment(route.template)
+            if not first.startswith("{"):
+                self._by_first.setdefault(first, [])
+        for first, candidates in self._by_first.items():
+            candidates.extend(r for r in self.routes if _first_segment(r.template) == first or r.template[1:2] == "{")
+        self._variable = variable
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         lookup = "GET" if method == "HEAD" else method
         fallback: tuple[Route, dict[str, str]] | None = None
-        for route in self.routes:
+        for route in self._by_first.get(_first_segment(path), self._variable):
             found = route.pattern.match(path)
             if not found:
                 continue
@@ -74,6 +90,12 @@ class Router:
             if route.method == lookup and fallback is None:
                 fallback = (route, found.groupdict())
         return fallback
+
+
+@functools.lru_cache(maxsize=4)
+def _clf_time(second: int) -> str:
+    """API Gateway's requestContext.time (CLF format); formatted once per second, not per request."""
+    return datetime.fromtimestamp(second, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def build_event(
@@ -91,19 +113,20 @@ def build_event(
     cookies: list[str] = []
     for name, value in headers:
         lname = name.lower()
-        if lname == "cookie":
+        if lname in merged:
+            merged[lname] = f"{merged[lname]},{value}"
+        elif lname == "cookie":
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
-            continue
-        merged[lname] = f"{merged[lname]},{value}" if lname in merged else value
+        else:
+            merged[lname] = value
     query: dict[str, str] = {}
-    for key, value in parse_qsl(query_string, keep_blank_values=True):
-        query[key] = f"{query[key]},{value}" if key in query else value
-    content_type = merged.get("content-type", "")
-    is_text = not body or any(content_type.startswith(t) for t in _TEXT_TYPES)
+    if query_string:
+        for key, value in parse_qsl(query_string, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value
     body_text: str | None
     if not body:
         body_text, encoded = None, False
-    elif is_text:
+    elif merged.get("content-type", "").startswith(_TEXT_TYPES):
         try:
             body_text, encoded = body.decode("utf-8"), False
         except UnicodeDecodeError:
@@ -111,6 +134,7 @@ def build_event(
     else:
         body_text, encoded = base64.b64encode(body).decode(), True
     now = time.time()
+    host = merged.get("host", "localhost")
     request_id = f"{_REQUEST_PREFIX}-{next(_REQUEST_COUNTER):x}"
     event: dict[str, Any] = {
         "version": "2.0",
@@ -121,8 +145,8 @@ def build_event(
         "requestContext": {
             "accountId": "000000000000",
             "apiId": "local",
-            "domainName": merged.get("host", "localhost"),
-            "domainPrefix": merged.get("host", "localhost").split(".")[0],
+            "domainName": host,
+            "domainPrefix": host.split(".", 1)[0],
             "http": {
                 "method": method,
                 "path": path,
@@ -133,7 +157,7 @@ def build_event(
             "requestId": request_id,
             "routeKey": route.key,
             "stage": "$default",
-            "time": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "time": _clf_time(int(now)),
             "timeEpoch": int(now * 1000),
         },
         "isBase64Encoded": encoded,
@@ -157,9 +181,10 @@ def parse_result(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         payload = result if isinstance(result, str) else json.dumps(result)
         return 200, [(b"content-type", b"application/json")], payload.encode()
     status = int(result["statusCode"])
-    headers: list[tuple[bytes, bytes]] = []
-    for name, value in (result.get("headers") or {}).items():
-        headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+    headers = [
+        (name.lower().encode("latin-1"), str(value).encode("latin-1"))
+        for name, value in (result.get("headers") or {}).items()
+    ]
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values:
             headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
@@ -167,4 +192,7 @@ def parse_result(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers.append((b"set-cookie", cookie.encode("latin-1")))
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    # As API Gateway: a buffered response always carries its length (and so goes out in one write).
+    if not any(name == b"content-length" for name, _ in headers):
+        headers.append((b"content-length", str(len(body)).encode()))
     return status, headers, body

@@ -41,14 +41,18 @@ class LocalGateway:
     def __init__(self, *, inline: frozenset[str] = frozenset({"redirect"}), workers: int = 16) -> None:
         self.router = Router(topology.all_routes())
         self.inline = inline
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[str, tuple[Handler, topology.FunctionSpec]] = {}
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda", initializer=_thread_init)
 
     def handler(self, function: str) -> Handler:
+        return self._function(function)[0]
+
+    def _function(self, function: str) -> tuple[Handler, topology.FunctionSpec]:
         found = self._handlers.get(function)
         if found is None:
-            module = importlib.import_module(topology.function(function).handler_module)
-            found = self._handlers[function] = module.lambda_handler
+            spec = topology.function(function)
+            module = importlib.import_module(spec.handler_module)
+            found = self._handlers[function] = (module.lambda_handler, spec)
         return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,11 +97,13 @@ class LocalGateway:
         if matched is None:
             return _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
         route, params = matched
-        body = await self._read_body(receive)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        # HTTP/1.1: a request has a body only when it says so (RFC 9112 6.3); a GET usually doesn't.
+        has_body = any(name in ("content-length", "transfer-encoding") for name, _ in headers)
+        body = await self._read_body(receive) if has_body else b""
         if body is None:
             return _json(413, {"error": "payload_too_large", "message": "request body exceeds 6 MB"})
         client = scope.get("client") or ("127.0.0.1", 0)
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         event = build_event(
             route=route,
             path_params={k: unquote(v) for k, v in params.items()},
@@ -108,10 +114,9 @@ class LocalGateway:
             body=body,
             source_ip=client[0],
         )
-        spec = topology.function(route.function)
-        context = LocalLambdaContext(route.function, spec.memory_mb, spec.timeout_seconds)
         try:
-            handler = self.handler(route.function)
+            handler, spec = self._function(route.function)
+            context = LocalLambdaContext(route.function, spec.memory_mb, spec.timeout_seconds)
             if route.function in self.inline:
                 result = handler(event, context)
             else:

@@ -1,5 +1,8 @@
 import base64
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from multibuzz import topology
 
 from infra.local.apigw import Route, Router, build_event, parse_result
@@ -17,6 +20,35 @@ def test_router_prefers_specific_routes_like_api_gateway() -> None:
     assert route is not None and route.function == "webhooks" and params == {"topic": "orders/create"}
     assert router.match("GET", "/nothing/here") is None
     assert router.match("DELETE", "/r/abc") is None
+
+
+def _linear_match(router: Router, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The definition: the first route in precedence order that matches (HEAD falls back to GET)."""
+    fallback = None
+    for route in router.routes:
+        found = route.pattern.match(path)
+        if found and route.method in (method, "ANY"):
+            return route, found.groupdict()
+        if found and fallback is None and method == "HEAD" and route.method == "GET":
+            fallback = (route, found.groupdict())
+    return fallback
+
+
+ODD_ROUTES = [("GET /{tenant}/items", "a"), ("GET /r/{code}", "b"), ("ANY /{proxy+}", "c"), ("POST /r/x", "d")]
+SEGMENTS = ["r", "api", "v1", "events", "x", "items", "abc", "webhooks", "shopify", ""]
+
+
+@pytest.mark.parametrize("routes", [topology.all_routes(), ODD_ROUTES])
+@given(
+    method=st.sampled_from(["GET", "HEAD", "POST", "PUT", "DELETE"]),
+    segments=st.lists(st.sampled_from(SEGMENTS), min_size=0, max_size=4),
+)
+def test_the_first_segment_index_matches_like_a_linear_scan(
+    routes: list[tuple[str, str]], method: str, segments: list[str]
+) -> None:
+    router = Router(routes)
+    path = "/" + "/".join(segments)
+    assert router.match(method, path) == _linear_match(router, method, path)
 
 
 def test_event_is_payload_format_2() -> None:
