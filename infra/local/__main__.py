@@ -1,4 +1,4 @@
-"""``python -m infra.local [serve|migrate|seed|replay-clicks]``."""
+"""``python -m infra.local [serve|prepare|ship-clicks|replay-clicks]``."""
 
 from __future__ import annotations
 
@@ -18,15 +18,20 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "replay-clicks":
         return replay_clicks(argv[1:])
-    print(f"unknown command {command!r}; use serve, prepare or replay-clicks", file=sys.stderr)
+    if command == "ship-clicks":
+        from infra.local.shipper import main as ship
+
+        return ship()
+    print(f"unknown command {command!r}; use serve, prepare, ship-clicks or replay-clicks", file=sys.stderr)
     return 2
 
 
 def replay_clicks(args: list[str]) -> int:
-    """Drain the click spool into the clicks queue; ``--from FILE`` first imports spooled lines
-    (spool JSONL, or exported ``click_spooled`` log lines from Lambda)."""
+    """Ship the click journal, then drain the click spool, into the clicks queue. ``--from FILE`` first
+    imports spooled lines (spool JSONL, or exported ``click_spooled`` log lines from Lambda)."""
     from multibuzz.bootstrap import get_container
-    from multibuzz.redirect.service import default_spool
+    from multibuzz.redirect.journal import JournalShipper
+    from multibuzz.redirect.service import default_spool, journal_directory
     from multibuzz.redirect.spool import import_lines
 
     container = get_container()
@@ -37,9 +42,15 @@ def replay_clicks(args: list[str]) -> int:
     elif args:
         print("usage: python -m infra.local replay-clicks [--from FILE]", file=sys.stderr)
         return 2
+    shipped = JournalShipper(journal_directory(container)).ship(container.queue)
     report = spool.drain(container.queue)
-    print(f"replayed {report.sent} clicks; {report.kept} still spooled; {report.rejected} unreadable", flush=True)
-    return 0 if report.kept == 0 else 1
+    print(
+        f"journal: shipped {shipped.sent} clicks, {shipped.pending_bytes} bytes still waiting,"
+        f" {shipped.rejected} unreadable; spool: replayed {report.sent} clicks, {report.kept} still spooled,"
+        f" {report.rejected} unreadable",
+        flush=True,
+    )
+    return 0 if report.kept == 0 and shipped.queue_error is None else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Start and stop the background parts of the local stack: queue consumers and schedules."""
+"""Start and stop the background parts of the local stack: queue consumers, schedules, the click shipper."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ from multibuzz.bootstrap import Container
 
 from infra.local.dispatch import ConsumerThread
 from infra.local.scheduler import SchedulerThread
+from infra.local.shipper import ShipperProcess
 
 
 @dataclass
 class LocalRuntime:
     container: Container
     run_schedules: bool = True
+    ship_clicks: bool = False  # `make serve` turns it on; tests drive the shipper in-process
     threads: list[ConsumerThread | SchedulerThread] = field(default_factory=list)
+    shipper: ShipperProcess | None = None
 
     def start(self) -> None:
         store = self.container.local_queue
@@ -32,12 +35,18 @@ class LocalRuntime:
                     )
                     thread.start()
                     self.threads.append(thread)
+        if self.ship_clicks and settings.queue_backend == "local":  # on SQS the redirect sends directly
+            self.shipper = ShipperProcess()
+            self.shipper.start()
         if self.run_schedules:
             scheduler = SchedulerThread()
             scheduler.start()
             self.threads.append(scheduler)
 
     def stop(self) -> None:
+        if self.shipper is not None:
+            self.shipper.stop()
+            self.shipper = None
         for thread in self.threads:
             thread.stop()
         for thread in self.threads:

@@ -45,7 +45,7 @@ def main() -> int:
     container = get_container()
     settings = container.settings
     prepare()
-    runtime = LocalRuntime(container, run_schedules=settings.run_schedules)
+    runtime = LocalRuntime(container, run_schedules=settings.run_schedules, ship_clicks=True)
     runtime.start()
     try:
         uvicorn.run(

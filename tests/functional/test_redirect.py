@@ -12,6 +12,8 @@ from multibuzz.adapters.queue.base import OutgoingMessage, QueueUnavailableError
 from multibuzz.bootstrap import Container
 from multibuzz.db.models.influencer import Click
 from multibuzz.redirect.cache import link_cache
+from multibuzz.redirect.journal import JournalShipper
+from multibuzz.redirect.service import Redirector, journal_directory
 from sqlalchemy import select
 
 from functions.redirect.handler import lambda_handler as redirect_handler
@@ -160,25 +162,47 @@ def test_ip_privacy_follows_the_account_setting(api: Api, container: Container) 
 
 
 def test_queue_outage_loses_no_clicks(api: Api, container: Container) -> None:
+    """Locally the click journal is what holds clicks while the queue is down; replay-clicks ships it."""
     s = setup_influencer(api, "Outage")
     broken = BrokenQueue()
     container.__dict__["queue"] = broken
     statuses = [api.client.get(f"/r/{s.link['code']}", headers={"user-agent": f"{CHROME} n{n}"}).status_code
                 for n in range(100)]  # fmt: skip
     assert statuses == [302] * 100
-    redirect_handler.flush()
+    redirect_handler.flush()  # tries to ship: the queue refuses, the journal keeps every click
     assert broken.attempts >= 1
     assert container.local_queue.depth("clicks") == 0
-    spool_file = Path(container.settings.data_dir) / "spool" / "clicks.jsonl"
-    assert len(spool_file.read_text().splitlines()) == 100
+    journal = JournalShipper(journal_directory(container))
+    journal_lines = [line for path in journal.segments() for line in path.read_text().splitlines()]
+    assert len(journal_lines) == 100 and journal.pending_bytes() > 0
 
     del container.__dict__["queue"]  # the queue is back
     assert local_cli(["replay-clicks"]) == 0
     assert container.local_queue.depth("clicks") == 100
-    assert not spool_file.exists() or spool_file.read_text() == ""
+    assert journal.pending_bytes() == 0
     clicks = drain_clicks(container)
     assert len(clicks) == 100
     assert all(c.link_id == s.link["id"] and not c.is_bot for c in clicks)
     assert sum(c.unique_click for c in clicks) == 100, "100 different user agents"
     assert local_cli(["replay-clicks"]) == 0, "a second replay has nothing to send"
     assert container.local_queue.depth("clicks") == 0
+
+
+def test_on_sqs_a_queue_outage_spools_every_click_for_replay(api: Api, container: Container) -> None:
+    """The AWS path (direct send, no journal): 100 redirects while SQS is down → 100 spooled → replayed."""
+    s = setup_influencer(api, "Outage SQS")
+    direct = Redirector(lambda: container, journal=False)
+    broken = BrokenQueue()
+    container.__dict__["queue"] = broken
+    event = {"pathParameters": {"code": s.link["code"]}, "headers": {}, "requestContext": {"http": {"method": "GET"}}}
+    statuses = [direct({**event, "headers": {"user-agent": f"{CHROME} n{n}"}})["statusCode"] for n in range(100)]
+    assert statuses == [302] * 100 and broken.attempts == 100
+    spool_file = Path(container.settings.data_dir) / "spool" / "clicks.jsonl"
+    assert len(spool_file.read_text().splitlines()) == 100
+
+    del container.__dict__["queue"]
+    assert local_cli(["replay-clicks"]) == 0
+    assert container.local_queue.depth("clicks") == 100
+    assert not spool_file.exists() or spool_file.read_text() == ""
+    clicks = drain_clicks(container)
+    assert len(clicks) == 100 and sum(c.unique_click for c in clicks) == 100

@@ -54,6 +54,7 @@ def test_serve_brings_up_the_stack_with_the_demo_credentials(tmp_path: Path) -> 
         assert key.status_code == 200 and key.json()["valid"] is True
         output = (tmp_path / "serve.log").read_text()
         assert DEMO_KEY in output and "boss@demo.test" in output
+        assert_redirects_reach_the_clicks_api(base, login.json()["access_token"])
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -69,3 +70,30 @@ def test_serve_brings_up_the_stack_with_the_demo_credentials(tmp_path: Path) -> 
     )
     assert second.returncode == 0, second.stderr
     assert DEMO_KEY in second.stdout
+
+
+def assert_redirects_reach_the_clicks_api(base: str, token: str) -> None:
+    """Redirect → click journal → the ship-clicks process → clicks queue → consumer thread → clicks API."""
+    headers = {"authorization": f"Bearer {token}"}
+
+    def post(path: str, body: dict[str, str]) -> dict[str, str]:
+        response = httpx.post(f"{base}{path}", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    campaign = post("/api/v1/campaigns", {"name": "Served", "slug": "served"})
+    influencer = post("/api/v1/influencers", {"name": "Ria", "handle": "@ria"})
+    link = post(
+        "/api/v1/links",
+        {"campaign_id": campaign["id"], "influencer_id": influencer["id"], "destination_url": "https://shop.example/"},
+    )
+    for n in range(5):
+        redirect = httpx.get(f"{base}/r/{link['code']}", headers={"referer": f"https://social.example/post/{n}"})
+        assert redirect.status_code == 302 and redirect.headers["location"].endswith(f"ref_code={link['code']}")
+    deadline = time.monotonic() + 30
+    clicks: list[dict[str, str]] = []
+    while len(clicks) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        clicks = httpx.get(f"{base}/api/v1/clicks", params={"link_id": link["id"]}, headers=headers).json()["data"]
+    assert len(clicks) == 5, "every redirect became a stored click"
+    assert {c["referrer"] for c in clicks} == {f"https://social.example/post/{n}" for n in range(5)}

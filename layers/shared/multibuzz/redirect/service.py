@@ -13,9 +13,9 @@ the hot path only forwards what it saw.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
@@ -25,12 +25,13 @@ from multibuzz.domain.privacy import apply_ip_privacy, visitor_fingerprint
 from multibuzz.observability import get_logger
 from multibuzz.redirect import pages
 from multibuzz.redirect.cache import LinkSnapshot, TtlCache, link_cache
+from multibuzz.redirect.click_message import ClickTemplate, click_message, click_template
+from multibuzz.redirect.journal import ClickJournal, JournalShipper
 from multibuzz.redirect.lookup import load_link
-from multibuzz.redirect.publisher import BatchingClickPublisher, ClickPublisher, DirectClickPublisher
+from multibuzz.redirect.publisher import ClickPublisher, DirectClickPublisher, JournalClickPublisher
 from multibuzz.redirect.spool import ClickSpool, FileClickSpool
 
 QUEUE = "clicks"
-CLICK_KIND = "click.record"
 MAX_UA = 512
 MAX_REFERRER = 2048
 
@@ -90,30 +91,37 @@ class Redirector:
         cache: TtlCache[LinkSnapshot] = link_cache,
         spool_factory: Callable[[Container], ClickSpool] | None = None,
         *,
-        batching: bool | None = None,
+        journal: bool | None = None,
     ) -> None:
         self._container_factory = container_factory
         self.cache = cache
         self._spool_factory = spool_factory or default_spool
         self._spools: dict[int, ClickSpool] = {}
         self._publishers: dict[int, ClickPublisher] = {}
-        self._batching = batching
-        self._locations: dict[tuple[LinkSnapshot, str], str] = {}
+        self._journal = journal
+        self._templates: dict[tuple[int, bool], ClickTemplate] = {}
 
     def publisher(self, container: Container) -> ClickPublisher:
-        """Per container: batching for the local queue, direct for SQS (see multibuzz.redirect.publisher)."""
+        """Per container: the click journal for the local queue, direct for SQS (see multibuzz.redirect.publisher)."""
         key = id(container)
         publisher = self._publishers.get(key)
         if publisher is None:
-            batching = self._batching
-            if batching is None:
-                batching = container.settings.queue_backend == "local"
-            cls = BatchingClickPublisher if batching else DirectClickPublisher
-            publisher = self._publishers[key] = cls(lambda: container.queue, self.spool(container))
+            journal = self._journal
+            if journal is None:
+                journal = container.settings.queue_backend == "local"
+            spool = self.spool(container)
+            if journal:
+                directory = journal_directory(container)
+                publisher = JournalClickPublisher(
+                    ClickJournal(directory), JournalShipper(directory), lambda: container.queue, spool
+                )
+            else:
+                publisher = DirectClickPublisher(lambda: container.queue, spool)
+            self._publishers[key] = publisher
         return publisher
 
     def flush(self) -> None:
-        """Hand every buffered click to the queue (or spool) now."""
+        """Hand every click recorded so far to the queue now (locally: ship the journal in this process)."""
         for publisher in list(self._publishers.values()):
             publisher.flush()
 
@@ -165,64 +173,64 @@ class Redirector:
         self.cache.put(code, snapshot)
         return snapshot
 
-    def _click(
-        self, container: Container, snapshot: LinkSnapshot, event: Mapping[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
+    def _click(self, container: Container, snapshot: LinkSnapshot, event: Mapping[str, Any]) -> tuple[str, str]:
+        """(Location, click message body)."""
         now = container.clock.now()
         headers: Mapping[str, str] = event.get("headers") or {}
-        live = is_live(snapshot, now)
-        used_fallback = not live and snapshot.fallback_url is not None
-        target = snapshot.fallback_url if used_fallback and snapshot.fallback_url else snapshot.destination_url
+        template = self._template(snapshot, is_live(snapshot, now))
         raw_query = event.get("rawQueryString")
         if raw_query and snapshot.forward_utms:
             incoming = parse_qsl(str(raw_query), keep_blank_values=False)
-            location = link_rules.build_location(target, snapshot.code, incoming_query=incoming, forward_utms=True)
+            location = link_rules.build_location(
+                template.target, snapshot.code, incoming_query=incoming, forward_utms=True
+            )
         else:  # the common case: the same Location every time for this snapshot and target
-            key = (snapshot, target)
-            location = self._locations.get(key) or ""
-            if not location:
-                if len(self._locations) > 10_000:
-                    self._locations.clear()
-                location = self._locations[key] = link_rules.build_location(target, snapshot.code)
+            location = template.location
         http = (event.get("requestContext") or {}).get("http") or {}
-        method = str(http.get("method") or "GET").upper()
         ip = client_ip(event, headers)
         user_agent = headers.get("user-agent") or None
         country, city = geo(headers, ip)
-        click_id = container.ids.new("clk")
-        payload = {
-            "click_id": click_id,
-            "link_id": snapshot.link_id,
-            "campaign_id": snapshot.campaign_id,
-            "influencer_id": snapshot.influencer_id,
-            "code": snapshot.code,
-            "occurred_at": now.isoformat(),
-            "method": method[:8],
-            "user_agent": user_agent[:MAX_UA] if user_agent else None,
-            "referrer": (headers.get("referer") or "")[:MAX_REFERRER] or None,
-            "ip": apply_ip_privacy(ip, snapshot.ip_privacy, snapshot.salt),
-            "visitor_hash": visitor_fingerprint(ip, user_agent, snapshot.salt),
-            "country": country,
-            "city": city,
-            "destination_url": location,
-            "used_fallback": used_fallback,
-            "outside_live_window": not live,
-            "prefetch": link_rules.is_prefetch(headers),
-        }
-        return location, {"kind": CLICK_KIND, "id": click_id, "account_id": snapshot.account_id, "payload": payload}
+        body = click_message(
+            template,
+            click_id=container.ids.new("clk"),
+            occurred_at=now.isoformat(),
+            method=str(http.get("method") or "GET").upper()[:8],
+            user_agent=user_agent[:MAX_UA] if user_agent else None,
+            referrer=(headers.get("referer") or "")[:MAX_REFERRER] or None,
+            ip=apply_ip_privacy(ip, snapshot.ip_privacy, snapshot.salt),
+            visitor_hash=visitor_fingerprint(ip, user_agent, snapshot.salt),
+            country=country,
+            city=city,
+            destination_url=location,
+            prefetch=link_rules.is_prefetch(headers),
+        )
+        return location, body
 
-    def _publish(self, container: Container, click: dict[str, Any]) -> None:
-        self.publisher(container).publish(json.dumps(click, separators=(",", ":")))
+    def _template(self, snapshot: LinkSnapshot, live: bool) -> ClickTemplate:
+        """The per-snapshot part of the click message (see click_message), made once per snapshot."""
+        key = (id(snapshot), live)
+        template = self._templates.get(key)
+        if template is None or template.snapshot is not snapshot:
+            if len(self._templates) > 10_000:
+                self._templates.clear()
+            template = self._templates[key] = click_template(snapshot, live)
+        return template
+
+    def _publish(self, container: Container, body: str) -> None:
+        self.publisher(container).publish(body)
 
 
 class _Unavailable(Exception):
     pass
 
 
+def journal_directory(container: Container) -> Path:
+    """Where the local click journal lives (see multibuzz.redirect.journal)."""
+    return Path(container.settings.data_dir) / "clicks-journal"
+
+
 def default_spool(container: Container) -> ClickSpool:
     """Locally ``<data_dir>/spool``; on AWS (SQS backend) ``/tmp`` plus a log copy (see spool module)."""
-    from pathlib import Path
-
     if container.settings.queue_backend == "sqs":
         return FileClickSpool(Path("/tmp/multibuzz-spool"), log_copy=True)  # noqa: S108 - Lambda's only disk
     return FileClickSpool(container.settings.data_dir / "spool")

@@ -1,0 +1,102 @@
+"""``python -m infra.local ship-clicks``: the click journal shipper as a process of its own.
+
+The local redirect appends clicks to the click journal (multibuzz.redirect.journal); this process moves
+them into the durable local queue, one SQLite transaction per batch, every ``interval`` seconds. It is a
+separate process so that its SQLite work never competes with the server's event loop for the GIL.
+``make serve`` starts it (``LocalRuntime``) and restarts it if it dies; SIGTERM makes it ship what is
+left and exit. While the queue is down it backs off (up to 2 s) and retries; the journal keeps the clicks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from multibuzz.bootstrap import Container, get_container
+from multibuzz.observability import get_logger
+from multibuzz.redirect.journal import JournalShipper, ShipReport
+from multibuzz.redirect.service import journal_directory
+
+logger = get_logger("shipper")
+ROOT = Path(__file__).resolve().parents[2]
+MAX_BACKOFF = 2.0
+
+
+def run(container: Container, stop: threading.Event, interval: float = 0.01) -> ShipReport:
+    """Ship until ``stop`` is set, then one last round; returns the totals."""
+    shipper = JournalShipper(journal_directory(container))
+    total = ShipReport()
+    delay = interval
+    failing = False
+    while True:
+        stopping = stop.is_set()
+        report = shipper.ship(container.queue)
+        total.sent += report.sent
+        total.rejected += report.rejected
+        total.pending_bytes, total.queue_error = report.pending_bytes, report.queue_error
+        if report.rejected:
+            logger.warning("unreadable journal lines set aside", extra={"count": report.rejected})
+        if report.queue_error:
+            if not failing:
+                reason = {"reason": report.queue_error}
+                logger.warning("clicks queue unavailable; clicks wait in the journal", extra=reason)
+            failing, delay = True, min(MAX_BACKOFF, delay * 2)
+        else:
+            if failing:
+                logger.info("clicks queue back; journal shipping resumed")
+            failing, delay = False, interval
+        if stopping:
+            return total
+        stop.wait(delay)
+
+
+def main() -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    total = run(get_container(), stop)
+    return 0 if total.queue_error is None else 1
+
+
+class ShipperProcess:
+    """``ship-clicks`` as a child of the local server, restarted if it exits unexpectedly."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._spawn()
+        self._watchdog = threading.Thread(target=self._watch, name="click-shipper-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _spawn(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "infra.local", "ship-clicks"], cwd=ROOT, env=os.environ)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            if self.process is not None and self.process.poll() is not None:
+                logger.warning("click shipper exited; restarting", extra={"returncode": self.process.returncode})
+                self._spawn()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # ships what is left first
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
