@@ -193,6 +193,9 @@ def parse_result(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
     # As API Gateway: a buffered response always carries its length (and so goes out in one write).
-    if not any(name == b"content-length" for name, _ in headers):
-        headers.append((b"content-length", str(len(body)).encode()))
+    for name, _ in headers:
+        if name == b"content-length":
+            break
+    else:
+        headers.append((b"content-length", b"%d" % len(body)))
     return status, headers, body

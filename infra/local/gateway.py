@@ -15,7 +15,7 @@ from multibuzz.adapters.objects.base import ObjectNotFoundError
 from multibuzz.bootstrap import get_container
 from multibuzz.observability import get_logger
 
-from infra.local.apigw import Router, build_event, parse_result
+from infra.local.apigw import Route, Router, build_event, parse_result
 from infra.local.lambda_context import LocalLambdaContext
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
@@ -31,7 +31,18 @@ def _thread_init() -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def _json(status: int, body: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def _has_body(headers: list[tuple[str, str]]) -> bool:
+    """HTTP/1.1: a request has a body only when it says so (RFC 9112 6.3); a GET usually doesn't."""
+    for name, _ in headers:  # noqa: SIM110 - a plain loop: any(genexpr) costs twice as much here
+        if name == "content-length" or name == "transfer-encoding":
+            return True
+    return False
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
     return status, [(b"content-type", b"application/json")], json.dumps(body).encode()
 
 
@@ -61,7 +72,10 @@ class LocalGateway:
             return
         if scope["type"] != "http":
             return
-        status, headers, body = await self._respond(scope, receive)
+        response = self._respond_inline(scope)  # the redirect: no body, no thread, no extra coroutine
+        if response is None:
+            response = await self._respond(scope, receive)
+        status, headers, body = response
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
@@ -88,7 +102,19 @@ class LocalGateway:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    async def _respond(self, scope: Scope, receive: Receive) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _respond_inline(self, scope: Scope) -> Response | None:
+        """The whole exchange, synchronously, for an ``inline`` function's request without a body; else None."""
+        path: str = scope["path"]
+        matched = self.router.match(scope["method"], path)
+        if matched is None or matched[0].function not in self.inline:
+            return None
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        if _has_body(headers):
+            return None
+        route, params = matched
+        return self._invoke_inline(route, self._event(scope, route, params, headers, b""))
+
+    async def _respond(self, scope: Scope, receive: Receive) -> Response:
         method: str = scope["method"]
         path: str = scope["path"]
         if path.startswith("/_local/objects/"):
@@ -98,36 +124,48 @@ class LocalGateway:
             return _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
         route, params = matched
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        # HTTP/1.1: a request has a body only when it says so (RFC 9112 6.3); a GET usually doesn't.
-        has_body = any(name in ("content-length", "transfer-encoding") for name, _ in headers)
-        body = await self._read_body(receive) if has_body else b""
+        body = await self._read_body(receive) if _has_body(headers) else b""
         if body is None:
             return _json(413, {"error": "payload_too_large", "message": "request body exceeds 6 MB"})
-        client = scope.get("client") or ("127.0.0.1", 0)
-        event = build_event(
-            route=route,
-            path_params={k: unquote(v) for k, v in params.items()},
-            method=method,
-            path=path,
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-            source_ip=client[0],
-        )
+        event = self._event(scope, route, params, headers, body)
+        if route.function in self.inline:
+            return self._invoke_inline(route, event)
         try:
             handler, spec = self._function(route.function)
             context = LocalLambdaContext(route.function, spec.memory_mb, spec.timeout_seconds)
-            if route.function in self.inline:
-                result = handler(event, context)
-            else:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._executor, handler, event, context)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._executor, handler, event, context)
         except Exception:  # API Gateway answers 500 when the function itself fails
             logger.exception("function failed", extra={"function": route.function})
             return _json(500, {"error": "internal_error", "message": "Internal Server Error"})
         return parse_result(result)
 
-    def _serve_object(self, path: str, query_string: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _invoke_inline(self, route: Route, event: dict[str, Any]) -> Response:
+        try:
+            handler, spec = self._function(route.function)
+            result = handler(event, LocalLambdaContext(route.function, spec.memory_mb, spec.timeout_seconds))
+        except Exception:
+            logger.exception("function failed", extra={"function": route.function})
+            return _json(500, {"error": "internal_error", "message": "Internal Server Error"})
+        return parse_result(result)
+
+    @staticmethod
+    def _event(
+        scope: Scope, route: Route, params: dict[str, str], headers: list[tuple[str, str]], body: bytes
+    ) -> dict[str, Any]:
+        client = scope.get("client") or ("127.0.0.1", 0)
+        return build_event(
+            route=route,
+            path_params={k: unquote(v) for k, v in params.items()},
+            method=scope["method"],
+            path=scope["path"],
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body=body,
+            source_ip=client[0],
+        )
+
+    def _serve_object(self, path: str, query_string: str) -> Response:
         from multibuzz.adapters.objects.local import LocalObjectStore
 
         store = get_container().objects

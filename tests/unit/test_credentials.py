@@ -99,6 +99,8 @@ def test_ulid_encoding_is_rfc4648_base32_in_crockford_digits(millis: int, random
     rfc = base64.b32encode(millis.to_bytes(6, "big") + randomness)[:26]
     expected = rfc.translate(bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789abcdefghjkmnpqrstvwxyz"))
     assert encode_ulid(millis, randomness) == expected.decode()
+    assert encode_ulid(millis, int.from_bytes(randomness, "big")) == expected.decode()
+    assert encode_ulid(millis ^ 1, randomness)[:9] == expected.decode()[:9], "the cached head follows the time"
 
 
 def test_a_forked_child_never_reuses_the_parents_random_bytes() -> None:
@@ -107,13 +109,15 @@ def test_a_forked_child_never_reuses_the_parents_random_bytes() -> None:
     from multibuzz.ids import random_bytes
 
     random_bytes(10)  # the pool now holds bytes the parent will hand out next
+    UlidGenerator().new("x")  # and the id pool random ints
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child
-        os.write(write_end, random_bytes(16))
+        os.write(write_end, random_bytes(16) + UlidGenerator().new("x").encode())
         os._exit(0)
     os.waitpid(pid, 0)
-    child = os.read(read_end, 16)
+    child = os.read(read_end, 64)
     os.close(read_end)
     os.close(write_end)
-    assert len(child) == 16 and child != random_bytes(16)
+    assert len(child) == 16 + 28 and child[:16] != random_bytes(16)
+    assert child[16:].decode()[-16:] != UlidGenerator().new("x")[-16:], "ids draw fresh random bits too"

@@ -81,3 +81,17 @@ def test_the_ipv4_fast_path_agrees_with_ipaddress_on_generated_text(ip: str) -> 
         expected = None
     assert truncate_ip(ip) == expected
     assert normalise_ip(ip) == (None if expected is None else str(address))
+
+
+@given(
+    ip=st.none() | st.ip_addresses().map(str) | st.from_regex(r"\A[0-9.:\[\]a-f]{0,20}\Z"),
+    user_agent=st.none() | st.text(max_size=30),
+    mode=st.sampled_from(["truncate", "hash", "none", "unknown", None]),
+)
+def test_click_ip_facts_is_privacy_plus_fingerprint(ip: str | None, user_agent: str | None, mode: str | None) -> None:
+    from multibuzz.domain.privacy import click_ip_facts
+
+    salt = account_salt("server-secret", "acc_facts")
+    expected = (apply_ip_privacy(ip, mode, salt), visitor_fingerprint(ip, user_agent, salt))
+    assert click_ip_facts(ip, user_agent, mode, salt) == expected
+    assert click_ip_facts(ip, user_agent, mode, salt) == expected, "and again, with the keyed hasher cached"

@@ -30,6 +30,7 @@ class _RandomPool:
         self._lock = threading.Lock()
         self._buffer = b""
         self._offset = 0
+        self._ints: list[int] = []
 
     def take(self, count: int) -> bytes:
         with self._lock:
@@ -39,10 +40,22 @@ class _RandomPool:
             self._offset += count
             return chunk
 
+    def take_int80(self) -> int:
+        """80 random bits as an int, from a list refilled 400 at a time (``list.pop`` needs no lock)."""
+        try:
+            return self._ints.pop()
+        except IndexError:
+            data = os.urandom(10 * 400)
+            ints = [int.from_bytes(data[i : i + 10], "big") for i in range(0, len(data), 10)]
+            value = ints.pop()
+            self._ints = ints
+            return value
+
     def forget(self) -> None:
         """After ``fork``: a child must never hand out the parent's random bytes."""
         self._lock = threading.Lock()
         self._buffer, self._offset = b"", 0
+        self._ints = []
 
 
 _pool = _RandomPool()
@@ -54,15 +67,30 @@ def random_bytes(count: int) -> bytes:
     return _pool.take(count)
 
 
-def encode_ulid(millis: int, randomness: bytes) -> str:
-    """48 bits of milliseconds then the random bytes (80 bits), as RFC 4648 base32 would lay them out
-    (left-aligned: the 128 bits then two zero bits), in Crockford's digits."""
-    v = (((millis & 0xFFFFFFFFFFFF) << 80) | int.from_bytes(randomness, "big")) << 2
+_LOW78 = (1 << 78) - 1
+_head_cache: tuple[int, str] = (-1, "")  # (millis, its 9 leading digits); swapped whole, so thread-safe
+
+
+def encode_ulid(millis: int, randomness: bytes | int) -> str:
+    """48 bits of milliseconds then 80 random bits (bytes or an int), as RFC 4648 base32 would lay them
+    out (left-aligned: the 128 bits then two zero bits), in Crockford's digits.
+
+    The first 9 digits hold only time bits (the top 45), so they are kept for the current millisecond;
+    the 10th mixes the last 3 time bits with the first 2 random ones; the other 16 are random."""
+    global _head_cache
+    millis &= 0xFFFFFFFFFFFF
+    r = randomness if isinstance(randomness, int) else int.from_bytes(randomness, "big")
+    cached_millis, head = _head_cache
+    if cached_millis != millis:
+        t = millis >> 3  # 45 bits: 9 digits
+        head = _CROCKFORD[t >> 40] + "".join(_PAIRS[(t >> shift) & 1023] for shift in (30, 20, 10, 0))
+        _head_cache = (millis, head)
+    w = (r & _LOW78) << 2  # 80 bits: 8 pairs
     p = _PAIRS  # unrolled: this runs for every click id on the redirect's hot path
     return (
-        p[v >> 120] + p[(v >> 110) & 1023] + p[(v >> 100) & 1023] + p[(v >> 90) & 1023] + p[(v >> 80) & 1023]
-        + p[(v >> 70) & 1023] + p[(v >> 60) & 1023] + p[(v >> 50) & 1023] + p[(v >> 40) & 1023]
-        + p[(v >> 30) & 1023] + p[(v >> 20) & 1023] + p[(v >> 10) & 1023] + p[v & 1023]
+        head + _CROCKFORD[((millis & 7) << 2) | (r >> 78)]
+        + p[w >> 70] + p[(w >> 60) & 1023] + p[(w >> 50) & 1023] + p[(w >> 40) & 1023]
+        + p[(w >> 30) & 1023] + p[(w >> 20) & 1023] + p[(w >> 10) & 1023] + p[w & 1023]
     )  # fmt: skip
 
 
@@ -78,7 +106,7 @@ class UlidGenerator:
     def new(self, prefix: str) -> str:
         system = self._system_time
         millis = time.time_ns() // 1_000_000 if system else int(self._clock.now().timestamp() * 1000)
-        return f"{prefix}_{encode_ulid(millis, random_bytes(10))}"
+        return f"{prefix}_{encode_ulid(millis, _pool.take_int80())}"
 
 
 class SequentialIds:

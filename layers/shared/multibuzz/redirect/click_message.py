@@ -66,10 +66,12 @@ def click_message(
 ) -> str:
     """The message body. ``click_id``, ``occurred_at`` and ``visitor_hash`` are the redirect's own
     ASCII (an id, an ISO-8601 time, a hex digest); everything else is escaped."""
+    q = encode_basestring_ascii  # inlined None checks: seven function calls fewer per click
     return (
-        f'{template.head}"click_id":"{click_id}","occurred_at":"{occurred_at}","method":{_text(method)},'
-        f'"user_agent":{_text(user_agent)},"referrer":{_text(referrer)},"ip":{_text(ip)},'
-        f'"visitor_hash":"{visitor_hash}","country":{_text(country)},"city":{_text(city)},'
-        f'"destination_url":{_text(destination_url)},"prefetch":{"true" if prefetch else "false"}}},'
-        f'"id":"{click_id}"}}'
+        f'{template.head}"click_id":"{click_id}","occurred_at":"{occurred_at}","method":{q(method)},'
+        f'"user_agent":{"null" if user_agent is None else q(user_agent)},'
+        f'"referrer":{"null" if referrer is None else q(referrer)},"ip":{"null" if ip is None else q(ip)},'
+        f'"visitor_hash":"{visitor_hash}","country":{"null" if country is None else q(country)},'
+        f'"city":{"null" if city is None else q(city)},"destination_url":{q(destination_url)},'
+        f'"prefetch":{"true" if prefetch else "false"}}},"id":"{click_id}"}}'
     )

@@ -17,8 +17,8 @@ the throughput). So the local stack splits the hand-off in two, like a log shipp
   that no writer holds (the ``flock`` is free) is deleted. If the queue is down nothing advances and the
   next round retries: the journal *is* the spool. Delivery is at least once: a crash between a send and
   the offset write sends that batch again, and the click consumer stores each click id once.
-- A line that is not JSON, or a partial last line left by a writer that died mid-write, is moved to
-  ``clicks.rejected.jsonl`` rather than dropped or retried forever.
+- A line that is not a JSON object, or a partial last line left by a writer that died mid-write, is
+  moved to ``clicks.rejected.jsonl`` rather than dropped or retried forever.
 """
 
 from __future__ import annotations
@@ -55,12 +55,20 @@ class ClickJournal:
         self._writer = ""
         self._sequence = 0
         self._written = 0
+        os.register_at_fork(after_in_child=self._forget_after_fork)
+
+    def _forget_after_fork(self) -> None:
+        """A forked child never appends to its parent's segment: it opens its own on first use."""
+        self._lock = threading.Lock()
+        if self._fd >= 0:
+            os.close(self._fd)  # the child's copy only: the parent keeps its segment (and its lock)
+        self._fd = -1
 
     def append(self, body: str) -> None:
         """One click (a queue message body: one line of JSON, so without raw newlines)."""
         data = (body + "\n").encode()
         with self._lock:
-            if self._pid != os.getpid() or self._written >= self.segment_bytes:
+            if self._fd < 0 or self._written >= self.segment_bytes:
                 self._open_segment()
             written = os.write(self._fd, data)
             self._written += written
@@ -152,7 +160,9 @@ class JournalShipper:
                     continue
                 self._ship_segment(path, offsets, queue, report)
             live = {path.name for path in self.segments()}
-            self._save_offsets({name: offset for name, offset in offsets.items() if name in live})
+            kept = {name: offset for name, offset in offsets.items() if name in live}
+            if kept != offsets or report.sent or report.rejected:
+                self._save_offsets(kept)
         return report
 
     # -- one segment ------------------------------------------------------------------------
@@ -248,20 +258,20 @@ class JournalShipper:
 
 
 def _decode(lines: list[bytes]) -> tuple[list[str], list[bytes]]:
-    """Queue bodies from journal lines; a line that is not a JSON object is set aside, not sent."""
+    """Queue bodies from journal lines. A line that is not UTF-8 text of the shape of a JSON object is
+    set aside here; one that has the shape but does not parse is dead-lettered by the click consumer,
+    as any malformed message is (parsing every line here would double the shipper's cost)."""
     bodies: list[str] = []
     bad: list[bytes] = []
     for line in lines:
-        if not line.strip():
-            continue
-        try:
-            text = line.decode("utf-8")
-            if not isinstance(json.loads(text), dict):
-                raise ValueError("not a JSON object")
-        except ValueError:
+        if line.startswith(b"{") and line.endswith(b"}"):
+            try:
+                bodies.append(line.decode("utf-8"))
+                continue
+            except UnicodeDecodeError:
+                pass
+        if line.strip():
             bad.append(line)
-            continue
-        bodies.append(text)
     return bodies, bad
 
 

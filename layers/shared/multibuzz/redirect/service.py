@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote
 
 from multibuzz.bootstrap import Container, get_container
 from multibuzz.domain import links as link_rules
-from multibuzz.domain.privacy import apply_ip_privacy, visitor_fingerprint
+from multibuzz.domain.privacy import click_ip_facts
 from multibuzz.observability import get_logger
 from multibuzz.redirect import pages
 from multibuzz.redirect.cache import LinkSnapshot, TtlCache, link_cache
@@ -100,6 +100,7 @@ class Redirector:
         self._publishers: dict[int, ClickPublisher] = {}
         self._journal = journal
         self._templates: dict[tuple[int, bool], ClickTemplate] = {}
+        self._last_publisher: tuple[Container | None, ClickPublisher | None] = (None, None)
 
     def publisher(self, container: Container) -> ClickPublisher:
         """Per container: the click journal for the local queue, direct for SQS (see multibuzz.redirect.publisher)."""
@@ -190,6 +191,7 @@ class Redirector:
         ip = client_ip(event, headers)
         user_agent = headers.get("user-agent") or None
         country, city = geo(headers, ip)
+        stored_ip, fingerprint = click_ip_facts(ip, user_agent, snapshot.ip_privacy, snapshot.salt)
         body = click_message(
             template,
             click_id=container.ids.new("clk"),
@@ -197,8 +199,8 @@ class Redirector:
             method=str(http.get("method") or "GET").upper()[:8],
             user_agent=user_agent[:MAX_UA] if user_agent else None,
             referrer=(headers.get("referer") or "")[:MAX_REFERRER] or None,
-            ip=apply_ip_privacy(ip, snapshot.ip_privacy, snapshot.salt),
-            visitor_hash=visitor_fingerprint(ip, user_agent, snapshot.salt),
+            ip=stored_ip,
+            visitor_hash=fingerprint,
             country=country,
             city=city,
             destination_url=location,
@@ -217,7 +219,13 @@ class Redirector:
         return template
 
     def _publish(self, container: Container, body: str) -> None:
-        self.publisher(container).publish(body)
+        last_container, last = self._last_publisher  # one container per process in practice: no dict lookup
+        if last_container is container and last is not None:
+            last.publish(body)
+            return
+        publisher = self.publisher(container)
+        self._last_publisher = (container, publisher)
+        publisher.publish(body)
 
 
 class _Unavailable(Exception):

@@ -15,7 +15,6 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,6 +62,15 @@ CREATE TABLE IF NOT EXISTS dedup (
     PRIMARY KEY (queue, dedup_id)
 );
 """
+
+
+def _message_id() -> str:
+    """A UUIDv7 (RFC 9562) as text, like an SQS message id: time-ordered, so inserts into the unique
+    index land at its end instead of at random pages (random v4 ids made big batches page-bound)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(random_bytes(10), "big")
+    value = (value & ~(0xF << 76) & ~(0x3 << 62)) | (0x7 << 76) | (0x2 << 62)  # version 7, RFC 4122 variant
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _log_unavailable(queue: str, exc: sqlite3.Error) -> None:
@@ -186,7 +194,7 @@ class LocalQueue:
                         if row is not None:
                             results.append(SendResult(index, row[0]))
                             continue
-                    message_id = str(uuid.UUID(bytes=random_bytes(16), version=4))
+                    message_id = _message_id()
                     conn.execute(
                         "INSERT INTO messages (queue, message_id, body, group_id, dedup_id, attributes,"
                         " sent_at, visible_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -214,7 +222,7 @@ class LocalQueue:
 
     def _send_standard(self, queue: str, messages: Sequence[OutgoingMessage], now: float) -> list[SendResult]:
         """A standard queue has no groups or deduplication: one ``executemany`` (the loop runs in C)."""
-        ids = [str(uuid.UUID(bytes=random_bytes(16), version=4)) for _ in messages]
+        ids = [_message_id() for _ in messages]
         rows = [
             (queue, message_id, m.body, None, m.dedup_id, json.dumps(m.attributes) if m.attributes else "{}", now, now)
             for message_id, m in zip(ids, messages, strict=True)
