@@ -4,7 +4,8 @@
 
 What is measured: one uvicorn server (uvloop + httptools, one worker) in a subprocess serving both
 - ``/raw/…``: a bare ASGI app that answers a fixed 302 with ``content-length: 0`` (the ceiling of this
-  server on this machine), and
+  server on this machine), and ``/raw-next-tick/…``, the same after one ``asyncio.sleep(0)``, the write
+  coalescing the gateway does (the ratio is taken against the faster of the two), and
 - ``/r/{code}``: the real local gateway → API Gateway v2 event → ``functions.redirect.handler`` → cached
   link lookup → Location with ref_code → click appended to the local click journal,
 while ``python -m infra.local ship-clicks`` runs beside it, as under ``make serve``, moving clicks from
@@ -57,7 +58,9 @@ def serve(port: int) -> None:
     gateway = LocalGateway()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/raw/"):
+        if scope["type"] == "http" and scope["path"].startswith(("/raw/", "/raw-next-tick/")):
+            if scope["path"].startswith("/raw-next-tick/"):  # the gateway's write coalescing, on the raw 302
+                await asyncio.sleep(0)
             await send(
                 {
                     "type": "http.response.start",
@@ -260,7 +263,11 @@ def main() -> int:
         try:
             wait_for(port)
             base = f"http://127.0.0.1:{port}"
-            urls = {"raw_asgi_302": f"{base}/raw/{code}", "redirect": f"{base}/r/{code}"}
+            urls = {
+                "raw_asgi_302": f"{base}/raw/{code}",
+                "raw_asgi_302_next_tick": f"{base}/raw-next-tick/{code}",
+                "redirect": f"{base}/r/{code}",
+            }
             warm_redirects = 0
             for name, url in urls.items():  # warm: imports, first lookup, caches
                 warm = load(url, 2, args.connections, tool)
@@ -291,7 +298,8 @@ def main() -> int:
             "requests": sum(r["requests"] for r in results),
             "bad_status": sum(r["bad_status"] for r in results),
         }
-    ratio = summary["redirect"]["rps"] / summary["raw_asgi_302"]["rps"]
+    baseline = max(summary["raw_asgi_302"]["rps"], summary["raw_asgi_302_next_tick"]["rps"])  # the stricter
+    ratio = summary["redirect"]["rps"] / baseline
     result = {
         "benchmark": "redirect",
         "tool": tool,
@@ -320,7 +328,7 @@ def main() -> int:
             f"| {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['requests']:.0f} |"
             f" {row['bad_status']:.0f} |"
         )
-    print(f"\nredirect / raw req/s = {ratio:.2f} (goal >= {GOAL_RATIO})")
+    print(f"\nredirect / faster raw req/s = {ratio:.2f} (goal >= {GOAL_RATIO})")
     print(
         f"clicks in the queue: {depth_under_load} when the load stopped, {depth} after the shipper drained"
         f" ({drain_seconds:.1f} s); redirects answered (as wrk counts them): {answered}"
