@@ -4,7 +4,7 @@
 
 What is measured: one uvicorn server (uvloop + httptools, one worker) in a subprocess serving both
 - ``/raw/…``: a bare ASGI app that answers a fixed 302 with ``content-length: 0`` (the ceiling of this
-  server on this machine), and ``/raw-next-tick/…``, the same after one ``asyncio.sleep(0)``, the write
+  server on this machine), and ``/raw-next-tick/…``, the same after one loop tick (``await NEXT_TICK``), the write
   coalescing the gateway does (the ratio is taken against the faster of the two), and
 - ``/r/{code}``: the real local gateway → API Gateway v2 event → ``functions.redirect.handler`` → cached
   link lookup → Location with ref_code → click appended to the local click journal,
@@ -53,14 +53,14 @@ GOAL_P99_MS = 10.0
 def serve(port: int) -> None:
     import uvicorn
 
-    from infra.local.gateway import LocalGateway
+    from infra.local.gateway import NEXT_TICK, LocalGateway
 
     gateway = LocalGateway()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(("/raw/", "/raw-next-tick/")):
             if scope["path"].startswith("/raw-next-tick/"):  # the gateway's write coalescing, on the raw 302
-                await asyncio.sleep(0)
+                await NEXT_TICK
             await send(
                 {
                     "type": "http.response.start",

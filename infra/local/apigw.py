@@ -110,19 +110,16 @@ def build_event(
     source_ip: str,
 ) -> dict[str, Any]:
     merged: dict[str, str] = {}
-    cookies: list[str] = []
+    cookies: list[str] | None = None
     for name, value in headers:
         lname = name.lower()
         if lname in merged:
             merged[lname] = f"{merged[lname]},{value}"
         elif lname == "cookie":
+            cookies = cookies or []
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
         else:
             merged[lname] = value
-    query: dict[str, str] = {}
-    if query_string:
-        for key, value in parse_qsl(query_string, keep_blank_values=True):
-            query[key] = f"{query[key]},{value}" if key in query else value
     body_text: str | None
     if not body:
         body_text, encoded = None, False
@@ -164,13 +161,35 @@ def build_event(
     }
     if cookies:
         event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
+    if query_string:
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(query_string, keep_blank_values=True):
+            query[key] = f"{query[key]},{value}" if key in query else value
+        if query:
+            event["queryStringParameters"] = query
     if path_params:
         event["pathParameters"] = path_params
     if body_text is not None:
         event["body"] = body_text
     return event
+
+
+_HEADER_BYTES: dict[tuple[str, Any], tuple[bytes, bytes]] = {}
+
+
+def _header(name: str, value: Any) -> tuple[bytes, bytes]:
+    """(name, value) as HTTP bytes; remembered, since a function answers with the same few headers."""
+    key = (name, value)
+    try:
+        found = _HEADER_BYTES.get(key)
+    except TypeError:  # an unhashable value: encode it every time
+        return name.lower().encode("latin-1"), str(value).encode("latin-1")
+    if found is None:
+        found = (name.lower().encode("latin-1"), str(value).encode("latin-1"))
+        if len(_HEADER_BYTES) >= 4096:
+            _HEADER_BYTES.clear()
+        _HEADER_BYTES[key] = found
+    return found
 
 
 def parse_result(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -181,10 +200,7 @@ def parse_result(result: Any) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         payload = result if isinstance(result, str) else json.dumps(result)
         return 200, [(b"content-type", b"application/json")], payload.encode()
     status = int(result["statusCode"])
-    headers = [
-        (name.lower().encode("latin-1"), str(value).encode("latin-1"))
-        for name, value in (result.get("headers") or {}).items()
-    ]
+    headers = [_header(name, value) for name, value in (result.get("headers") or {}).items()]
     for name, values in (result.get("multiValueHeaders") or {}).items():
         for value in values:
             headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))

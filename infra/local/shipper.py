@@ -1,7 +1,7 @@
 """``python -m infra.local ship-clicks``: the click journal shipper as a process of its own.
 
 The local redirect appends clicks to the click journal (multibuzz.redirect.journal); this process moves
-them into the durable local queue, one SQLite transaction per batch, every ``interval`` seconds. It is a
+them into the durable local queue, one SQLite transaction per batch, every ``interval`` (50 ms). It is a
 separate process so that its SQLite work never competes with the server's event loop for the GIL.
 ``make serve`` starts it (``LocalRuntime``) and restarts it if it dies; SIGTERM makes it ship what is
 left and exit. While the queue is down it backs off (up to 2 s) and retries; the journal keeps the clicks.
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MAX_BACKOFF = 2.0
 
 
-def run(container: Container, stop: threading.Event, interval: float = 0.01) -> ShipReport:
+def run(container: Container, stop: threading.Event, interval: float = 0.05) -> ShipReport:
     """Ship until ``stop`` is set, then one last round; returns the totals."""
     shipper = JournalShipper(journal_directory(container))
     total = ShipReport()

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt_handle TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_messages_queue_visible ON messages (queue, visible_at);
-CREATE INDEX IF NOT EXISTS ix_messages_receipt ON messages (receipt_handle);
+DROP INDEX IF EXISTS ix_messages_receipt;
+CREATE INDEX IF NOT EXISTS ix_messages_receipt_held ON messages (receipt_handle) WHERE receipt_handle IS NOT NULL;
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
