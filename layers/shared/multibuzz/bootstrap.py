@@ -23,6 +23,8 @@ from multibuzz.settings import Settings, get_settings
 if TYPE_CHECKING:  # sqlalchemy.orm costs ~40 ms of cold start; the redirect never needs it
     from sqlalchemy.orm import Session, sessionmaker
 
+    from multibuzz.redirect.geoip import GeoResolver
+
 
 class Container:
     def __init__(
@@ -91,6 +93,15 @@ class Container:
             self.settings.base_url,
             self.settings.encryption_key.get_secret_value().encode(),
         )
+
+    @cached_property
+    def geo_resolver(self) -> GeoResolver | None:
+        """The offline IP → (country, city) lookup for clicks, when MULTIBUZZ_GEOIP_DATABASE is set."""
+        if self.settings.geoip_database is None:
+            return None
+        from multibuzz.redirect.geoip import MmdbGeoResolver
+
+        return MmdbGeoResolver(self.settings.geoip_database)
 
     @cached_property
     def secret_box(self) -> SecretBox:

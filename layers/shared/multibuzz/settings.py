@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     exports_bucket: str | None = None
     public_base_url: str = ""
 
+    # Redirect clicks: an offline IP → country/city database (.mmdb), used when CloudFront's viewer
+    # headers are absent (see multibuzz.redirect.geoip). None: no geo for such clicks.
+    geoip_database: Path | None = None
+
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None  # moto / localstack in tests
 
@@ -96,6 +100,8 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"queue_backend=sqs needs {', '.join('MULTIBUZZ_' + m.upper() for m in missing)}")
+        if self.geoip_database is not None and not self.geoip_database.is_file():
+            raise ValueError(f"MULTIBUZZ_GEOIP_DATABASE: no such file: {self.geoip_database}")
         if self.object_store == "s3" and not self.exports_bucket:
             raise ValueError("object_store=s3 needs MULTIBUZZ_EXPORTS_BUCKET")
         return self

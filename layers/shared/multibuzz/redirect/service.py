@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from multibuzz.bootstrap import Container, get_container
@@ -26,6 +26,7 @@ from multibuzz.observability import get_logger
 from multibuzz.redirect import pages
 from multibuzz.redirect.cache import LinkSnapshot, TtlCache, link_cache
 from multibuzz.redirect.click_message import ClickTemplate, click_message, click_template
+from multibuzz.redirect.geoip import GeoResolver
 from multibuzz.redirect.journal import ClickJournal, JournalShipper
 from multibuzz.redirect.lookup import load_link
 from multibuzz.redirect.publisher import ClickPublisher, DirectClickPublisher, JournalClickPublisher
@@ -36,21 +37,6 @@ MAX_UA = 512
 MAX_REFERRER = 2048
 
 logger = get_logger("redirect")
-
-
-class GeoResolver(Protocol):
-    """An offline IP database (e.g. a MaxMind reader): (country ISO code, city) for a raw IP."""
-
-    def __call__(self, ip: str) -> tuple[str | None, str | None]: ...
-
-
-_geo_resolver: GeoResolver | None = None
-
-
-def use_geo_resolver(resolver: GeoResolver | None) -> None:
-    """Install the offline IP → geo lookup used when CloudFront's viewer headers are absent."""
-    global _geo_resolver
-    _geo_resolver = resolver
 
 
 def is_live(snapshot: LinkSnapshot, now: datetime) -> bool:
@@ -71,14 +57,15 @@ def client_ip(event: Mapping[str, Any], headers: Mapping[str, str]) -> str | Non
     return str(ip) if ip else None
 
 
-def geo(headers: Mapping[str, str], ip: str | None) -> tuple[str | None, str | None]:
+def geo(headers: Mapping[str, str], ip: str | None, resolver: GeoResolver | None) -> tuple[str | None, str | None]:
+    """CloudFront's viewer country/city when present, else the offline IP database when configured."""
     country = headers.get("cloudfront-viewer-country") or None
     city = headers.get("cloudfront-viewer-city") or None
     if country or city:
         return (country.upper()[:2] if country else None, unquote(city)[:100] if city else None)
-    if _geo_resolver is not None and ip:
+    if resolver is not None and ip:
         try:
-            return _geo_resolver(ip)
+            return resolver(ip)
         except Exception:  # a broken geo database must not break redirects
             logger.exception("geo lookup failed")
     return None, None
@@ -190,7 +177,7 @@ class Redirector:
         http = (event.get("requestContext") or {}).get("http") or {}
         ip = client_ip(event, headers)
         user_agent = headers.get("user-agent") or None
-        country, city = geo(headers, ip)
+        country, city = geo(headers, ip, container.geo_resolver)
         stored_ip, fingerprint = click_ip_facts(ip, user_agent, snapshot.ip_privacy, snapshot.salt)
         body = click_message(
             template,
