@@ -82,17 +82,26 @@ class LocalGateway:
             return
         if scope["type"] != "http":
             return
-        response = self._respond_inline(scope)  # the redirect: no body, no thread, no extra coroutine
-        if response is None:
-            response = await self._respond(scope, receive)
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if path.startswith("/_local/objects/"):
+            response = self._serve_object(path, scope.get("query_string", b"").decode())
+        elif (matched := self.router.match(method, path)) is None:
+            response = _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
         else:
-            # Write coalescing (as Netty's FlushConsolidationHandler): an inline answer is written on the
-            # next loop tick, together with the answers of the other requests handled in this one, instead
-            # of one socket write between every two handlers. On loopback each write that finds the client
-            # asleep costs a cross-CPU wakeup (~15 us of kernel time on this VM); back-to-back writes pay it
-            # once per tick. Measured by bench/bench_redirect.py: redirect +30 %; a raw 302 with the same
-            # yield is unchanged, because there the client never falls asleep.
-            await NEXT_TICK
+            route, params = matched
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            if route.function in self.inline and not _has_body(headers):  # the redirect: no thread, no await
+                response = self._invoke_inline(route, self._event(scope, route, params, headers, b""))
+                # Write coalescing (as Netty's FlushConsolidationHandler): an inline answer is written on the
+                # next loop tick, together with the answers of the other requests handled in this one, instead
+                # of one socket write between every two handlers. On loopback each write that finds the client
+                # asleep costs a cross-CPU wakeup (~15 us of kernel time on this VM); back-to-back writes pay
+                # it once per tick. Measured by bench/bench_redirect.py: redirect +30 %; a raw 302 with the
+                # same yield is unchanged, because there the client never falls asleep.
+                await NEXT_TICK
+            else:
+                response = await self._respond(scope, receive, route, params, headers)
         status, headers, body = response
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
@@ -120,28 +129,10 @@ class LocalGateway:
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    def _respond_inline(self, scope: Scope) -> Response | None:
-        """The whole exchange, synchronously, for an ``inline`` function's request without a body; else None."""
-        path: str = scope["path"]
-        matched = self.router.match(scope["method"], path)
-        if matched is None or matched[0].function not in self.inline:
-            return None
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        if _has_body(headers):
-            return None
-        route, params = matched
-        return self._invoke_inline(route, self._event(scope, route, params, headers, b""))
-
-    async def _respond(self, scope: Scope, receive: Receive) -> Response:
-        method: str = scope["method"]
-        path: str = scope["path"]
-        if path.startswith("/_local/objects/"):
-            return self._serve_object(path, scope.get("query_string", b"").decode())
-        matched = self.router.match(method, path)
-        if matched is None:
-            return _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
-        route, params = matched
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+    async def _respond(
+        self, scope: Scope, receive: Receive, route: Route, params: dict[str, str], headers: list[tuple[str, str]]
+    ) -> Response:
+        """A routed request that needs its body read or its function run on a worker thread."""
         body = await self._read_body(receive) if _has_body(headers) else b""
         if body is None:
             return _json(413, {"error": "payload_too_large", "message": "request body exceeds 6 MB"})
