@@ -28,12 +28,12 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
+from multibuzz.redirect.locks import exclusive_lock
 
 QUEUE = "clicks"
 SEGMENT_BYTES = 64 * 1024 * 1024
@@ -129,13 +129,7 @@ class JournalShipper:
 
     def pending_bytes(self) -> int:
         offsets = self._offsets()
-        total = 0
-        for path in self.segments():
-            try:
-                total += max(0, path.stat().st_size - offsets.get(path.name, 0))
-            except FileNotFoundError:
-                continue
-        return total
+        return sum(self._remaining(path, offsets) for path in self.segments())
 
     def ship(self, queue: QueuePublisher) -> ShipReport:
         """Everything the journal holds right now (in bounded reads), or until the queue refuses."""
@@ -229,15 +223,8 @@ class JournalShipper:
             return 0
 
     # -- bookkeeping ------------------------------------------------------------------------
-    @contextmanager
-    def _turn(self) -> Iterator[None]:
-        fd = os.open(self.directory / "shipper.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+    def _turn(self) -> AbstractContextManager[None]:
+        return exclusive_lock(self.directory / "shipper.lock")
 
     def _offsets(self) -> dict[str, int]:
         try:

@@ -16,17 +16,17 @@ The log line carries only what the queue message carries (IP already truncated/h
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
+from multibuzz.redirect.locks import exclusive_lock
 
 QUEUE = "clicks"
 _BATCH = 10
@@ -53,16 +53,9 @@ class FileClickSpool:
         self.path = self.directory / "clicks.jsonl"
         self.log_copy = log_copy
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> AbstractContextManager[None]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / "clicks.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        return exclusive_lock(self.directory / "clicks.lock")
 
     def _write(self, path: Path, bodies: Sequence[str]) -> None:
         data = "".join(json.dumps(body) + "\n" for body in bodies).encode()
