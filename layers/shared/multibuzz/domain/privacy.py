@@ -32,6 +32,10 @@ def _plain_ipv4(text: str) -> tuple[str, ...] | None:
     return found.groups() if found else None
 
 
+def _slash24(octets: tuple[str, ...]) -> str:
+    return f"{octets[0]}.{octets[1]}.{octets[2]}.0"
+
+
 def _parse(ip: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if not ip:
         return None
@@ -62,7 +66,7 @@ def truncate_ip(ip: str | None) -> str | None:
     """IPv4 → its /24 network address, IPv6 → its /48 network address."""
     octets = _plain_ipv4(ip) if ip else None
     if octets is not None:
-        return f"{octets[0]}.{octets[1]}.{octets[2]}.0"
+        return _slash24(octets)
     address = _parse(ip)
     if address is None:
         return None
@@ -99,18 +103,7 @@ def visitor_fingerprint(ip: str | None, user_agent: str | None, salt: bytes | st
     Keyed BLAKE2b-256, a MAC in its own right: it runs on every redirect, and CPython's own BLAKE2 is
     about 3x cheaper per call than HMAC-SHA256 through OpenSSL. Only compared with itself, never stored
     as the IP (``hash_ip`` stays HMAC-SHA256)."""
-    keyed = _keyed_blake2b.get(salt)
-    if keyed is None:
-        if len(_keyed_blake2b) > 10_000:
-            _keyed_blake2b.clear()
-        key = salt.encode() if isinstance(salt, str) else salt
-        keyed = _keyed_blake2b[salt] = hashlib.blake2b(key=key[:64], digest_size=32)
-    hasher = keyed.copy()  # the key block is already absorbed
-    hasher.update(f"{normalise_ip(ip) or ''}\n{user_agent or ''}".encode())
-    return hasher.hexdigest()
-
-
-_keyed_blake2b: dict[bytes | str, hashlib.blake2b] = {}  # per account salt
+    return _fingerprint(normalise_ip(ip), user_agent, salt)
 
 
 def click_ip_facts(
@@ -121,15 +114,20 @@ def click_ip_facts(
     octets = _plain_ipv4(ip) if ip else None
     if octets is None:
         return apply_ip_privacy(ip, mode, salt), visitor_fingerprint(ip, user_agent, salt)
-    if mode == "none":
-        stored: str | None = ip
-    elif mode == "hash":
-        stored = hash_ip(ip, salt)
-    else:
-        stored = f"{octets[0]}.{octets[1]}.{octets[2]}.0"
+    stored = ip if mode == "none" else hash_ip(ip, salt) if mode == "hash" else _slash24(octets)
+    return stored, _fingerprint(ip, user_agent, salt)
+
+
+def _fingerprint(canonical_ip: str | None, user_agent: str | None, salt: bytes | str) -> str:
     keyed = _keyed_blake2b.get(salt)
     if keyed is None:
-        return stored, visitor_fingerprint(ip, user_agent, salt)
-    hasher = keyed.copy()
-    hasher.update(f"{ip}\n{user_agent or ''}".encode())
-    return stored, hasher.hexdigest()
+        if len(_keyed_blake2b) > 10_000:
+            _keyed_blake2b.clear()
+        key = salt.encode() if isinstance(salt, str) else salt
+        keyed = _keyed_blake2b[salt] = hashlib.blake2b(key=key[:64], digest_size=32)
+    hasher = keyed.copy()  # the key block is already absorbed
+    hasher.update(f"{canonical_ip or ''}\n{user_agent or ''}".encode())
+    return hasher.hexdigest()
+
+
+_keyed_blake2b: dict[bytes | str, hashlib.blake2b] = {}  # per account salt

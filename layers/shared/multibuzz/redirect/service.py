@@ -87,7 +87,6 @@ class Redirector:
         self._publishers: dict[int, ClickPublisher] = {}
         self._journal = journal
         self._templates: dict[tuple[int, bool], ClickTemplate] = {}
-        self._last_publisher: tuple[Container | None, ClickPublisher | None] = (None, None)
 
     def publisher(self, container: Container) -> ClickPublisher:
         """Per container: the click journal for the local queue, direct for SQS (see multibuzz.redirect.publisher)."""
@@ -206,13 +205,7 @@ class Redirector:
         return template
 
     def _publish(self, container: Container, body: str) -> None:
-        last_container, last = self._last_publisher  # one container per process in practice: no dict lookup
-        if last_container is container and last is not None:
-            last.publish(body)
-            return
-        publisher = self.publisher(container)
-        self._last_publisher = (container, publisher)
-        publisher.publish(body)
+        self.publisher(container).publish(body)
 
 
 class _Unavailable(Exception):
