@@ -133,9 +133,7 @@ def load_journeys(
     identity_of: dict[str, str | None] = {}
     if direct_visitors:
         identity_of = dict(
-            session.execute(select(Visitor.id, Visitor.identity_id).where(Visitor.id.in_(direct_visitors)))
-            .tuples()
-            .all()
+            session.execute(select(Visitor.id, Visitor.identity_id).where(Visitor.id.in_(direct_visitors))).all()
         )
     identity_ids = {c.identity_id for c in conversions if c.identity_id} | {i for i in identity_of.values() if i}
     visitors_of_identity: dict[str, list[str]] = {}
