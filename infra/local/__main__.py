@@ -3,9 +3,33 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def main(argv: list[str]) -> int:
+    from pydantic import ValidationError
+
+    try:
+        return run(argv)
+    except ValidationError as exc:  # the settings: one clear line, no traceback
+        print(f"multibuzz: invalid configuration: {configuration_problems(exc)}", file=sys.stderr)
+        return 2
+
+
+def configuration_problems(exc: ValidationError) -> str:
+    """``MULTIBUZZ_PORT: Input should be …; …`` — the variables and what is wrong, never their values."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        location = "_".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"MULTIBUZZ_{location}: {message}" if location else message)
+    return "; ".join(problems)
+
+
+def run(argv: list[str]) -> int:
     command = argv[0] if argv else "serve"
     if command == "serve":
         from infra.local.serve import main as serve

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import free_port
 
@@ -97,3 +98,24 @@ def assert_redirects_reach_the_clicks_api(base: str, token: str) -> None:
         clicks = httpx.get(f"{base}/api/v1/clicks", params={"link_id": link["id"]}, headers=headers).json()["data"]
     assert len(clicks) == 5, "every redirect became a stored click"
     assert {c["referrer"] for c in clicks} == {f"https://social.example/post/{n}" for n in range(5)}
+
+
+@pytest.mark.parametrize("command", ["prepare", "serve"])
+def test_an_invalid_demo_key_is_one_clear_line_and_a_failure(tmp_path: Path, command: str) -> None:
+    env = {**os.environ, "MULTIBUZZ_DATA_DIR": str(tmp_path / "data"), "MULTIBUZZ_PORT": str(free_port())}
+    env["MULTIBUZZ_DEMO_API_KEY"] = "not-a-key"
+    env.pop("MULTIBUZZ_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.local", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "MULTIBUZZ_DEMO_API_KEY" in lines[0] and "sk_live_" in lines[0]
+    assert "not-a-key" not in result.stderr + result.stdout, "a secret setting is not echoed back"

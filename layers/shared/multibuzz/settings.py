@@ -100,6 +100,11 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"queue_backend=sqs needs {', '.join('MULTIBUZZ_' + m.upper() for m in missing)}")
+        if self.demo_api_key is not None and self.demo_api_key.get_secret_value():
+            from multibuzz.auth.api_keys import KEY_PATTERN
+
+            if not KEY_PATTERN.match(self.demo_api_key.get_secret_value()):
+                raise ValueError("MULTIBUZZ_DEMO_API_KEY must look like sk_live_<32-64 letters/digits> or sk_test_<…>")
         if self.geoip_database is not None and not self.geoip_database.is_file():
             raise ValueError(f"MULTIBUZZ_GEOIP_DATABASE: no such file: {self.geoip_database}")
         if self.object_store == "s3" and not self.exports_bucket:
