@@ -45,7 +45,7 @@ def run(argv: list[str]) -> int:
     if command == "ship-clicks":
         from infra.local.shipper import main as ship
 
-        return ship()
+        return ship(argv[1:])
     print(f"unknown command {command!r}; use serve, prepare, ship-clicks or replay-clicks", file=sys.stderr)
     return 2
 

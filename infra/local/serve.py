@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 
 from multibuzz.bootstrap import get_container
 from multibuzz.db.migrate import upgrade
@@ -39,12 +41,20 @@ def prepare() -> None:
     )
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
     import uvicorn
 
     container = get_container()
     settings = container.settings
     prepare()
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler that was there before:
+    # the default one would end the process at once and skip ``runtime.stop()`` (orphaning the click
+    # shipper). Ours raises SystemExit instead, so the ``finally`` below runs.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     runtime = LocalRuntime(container, run_schedules=settings.run_schedules, ship_clicks=True)
     runtime.start()
     try:

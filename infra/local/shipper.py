@@ -4,11 +4,13 @@ The local redirect appends clicks to the click journal (multibuzz.redirect.journ
 them into the durable local queue, one SQLite transaction per batch, every ``interval`` (50 ms). It is a
 separate process so that its SQLite work never competes with the server's event loop for the GIL.
 ``make serve`` starts it (``LocalRuntime``) and restarts it if it dies; SIGTERM makes it ship what is
-left and exit. While the queue is down it backs off (up to 2 s) and retries; the journal keeps the clicks.
+left and exit; so does the death of the server, however it died (``die_with_parent``). While the queue
+is down it backs off (up to 2 s) and retries; the journal keeps the clicks.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -55,7 +57,7 @@ def run(container: Container, stop: threading.Event, interval: float = 0.05) -> 
         stop.wait(delay)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -63,8 +65,41 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    args = argv or []
+    if args[:1] == ["--parent"] and len(args) == 2:
+        die_with_parent(int(args[1]), stop)
     total = run(get_container(), stop)
     return 0 if total.queue_error is None else 1
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int, stop: threading.Event, poll: float = 0.5) -> None:
+    """Ship what is left and exit when the server that started this process goes, however it went.
+
+    On Linux the kernel sends SIGTERM when the parent dies (``prctl(PR_SET_PDEATHSIG)``; strictly, when the
+    parent *thread* that spawned us ends — the server's main thread, or the watchdog that restarts us, which
+    only ends when the server stops us anyway). A watch on ``getppid()`` covers other systems and a parent
+    that died before the ``prctl`` call: it notices within ``poll`` seconds.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+                logger.warning("prctl(PR_SET_PDEATHSIG) failed", extra={"errno": ctypes.get_errno()})
+        except (OSError, AttributeError) as exc:
+            logger.warning("prctl unavailable; watching the parent pid only", extra={"error": str(exc)})
+
+    def watch() -> None:
+        while not stop.is_set():
+            if os.getppid() != parent:
+                logger.warning("server process gone; shipping what is left and exiting", extra={"parent": parent})
+                stop.set()
+                return
+            stop.wait(poll)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class ShipperProcess:
@@ -81,7 +116,9 @@ class ShipperProcess:
         self._watchdog.start()
 
     def _spawn(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "infra.local", "ship-clicks"], cwd=ROOT, env=os.environ)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local", "ship-clicks", "--parent", str(os.getpid())], cwd=ROOT, env=os.environ
+        )
 
     def _watch(self) -> None:
         while not self._stop.wait(1.0):

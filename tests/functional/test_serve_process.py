@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.functional.served import ServedStack, wait_until
 
 DEMO_KEY = "sk_live_" + "D3m0" * 10
 
@@ -119,3 +121,23 @@ def test_an_invalid_demo_key_is_one_clear_line_and_a_failure(tmp_path: Path, com
     assert len(lines) == 1, result.stderr
     assert "MULTIBUZZ_DEMO_API_KEY" in lines[0] and "sk_live_" in lines[0]
     assert "not-a-key" not in result.stderr + result.stdout, "a secret setting is not echoed back"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_no_child_outlives_the_server(tmp_path: Path, signum: int) -> None:
+    """A signal to the server process alone (not its group) takes the click shipper with it."""
+    stack = ServedStack(tmp_path / "data")
+    try:
+        stack.start()
+        stack.wait_healthy()
+        wait_until(stack.children, 30, "serve starts the ship-clicks process")
+        children = stack.children()
+        stack.signal(signum)
+        stack.wait_exit()
+        wait_until(
+            lambda: not any(child.alive() for child in children),
+            30,
+            f"children outlived the server: {[c.pid for c in children if c.alive()]}",
+        )
+    finally:
+        stack.cleanup()
