@@ -23,6 +23,7 @@ class LocalRuntime:
     def start(self) -> None:
         store = self.container.local_queue
         settings = self.container.settings
+        store.recover_orphans()  # what a killed server had in flight: back now rather than in 720 s
         for fn in topology.FUNCTIONS:
             for consumer in fn.consumes:
                 for _ in range(settings.local_consumer_threads):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +190,56 @@ def test_many_threads_first_touching_a_fresh_queue_all_succeed(tmp_path: Path) -
             thread.join()
         assert errors == [], f"attempt {attempt}: {errors[:2]}"
         assert store.depth("clicks") + store.depth("ingest") == 8
+
+
+RECEIVE_AND_DIE = """
+import os, signal, sys
+from pathlib import Path
+from multibuzz.adapters.queue.local import LocalQueue
+store = LocalQueue(Path(sys.argv[1]), fifo_queues=("ingest",))
+taken = store.receive("ingest", 10, visibility_timeout=720) + store.receive("clicks", 10, visibility_timeout=720)
+print(len(taken), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # kill -9 mid-batch: nothing deleted, nothing released
+"""
+
+
+def receive_in_a_process_that_dies(path: Path) -> int:
+    result = subprocess.run(
+        [sys.executable, "-c", RECEIVE_AND_DIE, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    return int(result.stdout)
+
+
+def test_start_up_releases_what_a_killed_consumer_held_in_fifo_order(tmp_path: Path) -> None:
+    """Defect 10: after kill -9, in-flight messages came back only after the 720 s visibility timeout and
+    held their FIFO groups. Start-up recovery makes them visible again at once, in order."""
+    path = tmp_path / "q.db"
+    producer = LocalQueue(path, fifo_queues=("ingest",))
+    producer.send_batch(
+        "ingest", [OutgoingMessage(f"{group}{n}", group_id=group) for n in range(3) for group in ("a", "b")]
+    )
+    producer.send_batch("clicks", [OutgoingMessage(f"click{n}") for n in range(2)])
+    assert receive_in_a_process_that_dies(path) == 8
+    assert producer.receive("ingest", 10) == [] and producer.receive("clicks", 10) == [], "held until the timeout"
+
+    restarted = LocalQueue(path, fifo_queues=("ingest",))
+    assert restarted.recover_orphans() == 8
+    assert restarted.recover_orphans() == 0, "idempotent"
+    ingest = restarted.receive("ingest", 10)
+    assert [m.body for m in ingest] == ["a0", "b0", "a1", "b1", "a2", "b2"], "each group in its order"
+    assert {m.receive_count for m in ingest} == {2}, "the dead consumer's receive counts, as in SQS"
+    assert sorted(m.body for m in restarted.receive("clicks", 10)) == ["click0", "click1"]
+
+
+def test_start_up_leaves_a_live_consumers_messages_alone(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    live = LocalQueue(path, fifo_queues=("ingest",))
+    live.send_batch("ingest", [OutgoingMessage("a0", group_id="a"), OutgoingMessage("a1", group_id="a")])
+    held = live.receive("ingest", 1, visibility_timeout=720)
+    assert [m.body for m in held] == ["a0"]
+    other = LocalQueue(path, fifo_queues=("ingest",))  # a second process starting beside a live one
+    assert other.recover_orphans() == 0
+    assert other.receive("ingest", 10) == [], "a0 is still in flight, so its group stays blocked"
+    assert live.delete("ingest", held[0].receipt_handle)
+    assert [m.body for m in other.receive("ingest", 10)] == ["a1"]

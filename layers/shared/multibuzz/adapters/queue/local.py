@@ -5,13 +5,16 @@
   earlier message of the group is in flight; deduplication ids are honoured for
   five minutes, as SQS does;
 - ``receive_count`` is kept so a dispatcher can dead-letter after N attempts;
-- everything is committed before ``send_batch`` returns, so a restart loses nothing.
+- everything is committed before ``send_batch`` returns, so a restart loses nothing;
+- ``receive`` records which process took a message, and ``recover_orphans`` (run at start-up) makes
+  what a killed process held visible again at once instead of after the visibility timeout.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -82,6 +85,70 @@ def _log_unavailable(queue: str, exc: sqlite3.Error) -> None:
     )
 
 
+def _add_owner_column(conn: sqlite3.Connection) -> None:
+    """Queue files made before start-up recovery lack ``messages.owner``: add it (NULL = unknown owner)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
+    if "owner" not in columns:
+        conn.execute("ALTER TABLE messages ADD COLUMN owner TEXT")
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown-boot"
+
+
+def _start_time(pid: int) -> str | None:
+    """The pid's start time in clock ticks since boot (``/proc/PID/stat`` field 22); None if it is gone
+    (or a zombie: dead, not yet reaped)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+class _Consumer:
+    """Who receives, as ``boot-id/pid/start-time``: a pid alone may be reused by an unrelated process."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._token = ""
+
+    @property
+    def token(self) -> str:
+        pid = os.getpid()
+        if pid != self._pid:  # computed once per process (and again in a forked child)
+            self._pid, self._token = pid, f"{_boot_id()}/{pid}/{_start_time(pid) or 'x'}"
+        return self._token
+
+
+CONSUMER = _Consumer()
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the consumer process named by ``owner`` may still run; in doubt, yes (leave it alone)."""
+    boot, _, rest = owner.partition("/")
+    pid_text, _, started = rest.partition("/")
+    if boot != _boot_id():
+        return False  # the machine rebooted since: nothing of then runs now
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return True
+    if started != "x" and Path("/proc").is_dir():
+        return _start_time(pid) == started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
     queue: str
@@ -148,6 +215,7 @@ class LocalQueue:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                _add_owner_column(conn)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or attempt == 49:
@@ -269,9 +337,9 @@ class LocalQueue:
             for seq, message_id, body, group_id, dedup_id, attributes, sent_at, count in chosen:
                 handle = base64.urlsafe_b64encode(random_bytes(16)).decode().rstrip("=")
                 conn.execute(
-                    "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = ?"
-                    " WHERE seq = ?",
-                    (now + visibility_timeout, handle, seq),
+                    "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = ?,"
+                    " owner = ? WHERE seq = ?",
+                    (now + visibility_timeout, handle, CONSUMER.token, seq),
                 )
                 received.append(
                     ReceivedMessage(
@@ -331,6 +399,45 @@ class LocalQueue:
             )
             conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
             return True
+
+    # -- start-up recovery ---------------------------------------------------------------
+    def recover_orphans(self) -> int:
+        """Make every message a dead consumer process had in flight visible again, now; returns how many.
+
+        ``receive`` records who took a message (boot id, pid and the pid's start time). A process killed
+        with ``kill -9`` never deletes or releases what it held, which SQS would only hand out again after
+        the visibility timeout (720 s on the ingest queue), holding each FIFO group that long. Called at
+        start-up (``LocalRuntime.start``), this releases them at once. Only owners that are certainly gone
+        are released: a live process's in-flight messages, even another server's, are left alone. The
+        receive stays counted, as SQS counts a receive whose visibility timed out, so a message that kills
+        its consumer each time still reaches the dead-letter store. FIFO order holds: the released
+        messages keep their place (``seq``) and their group is unblocked as a whole.
+        """
+        now = self._now()
+        with self._tx() as conn:
+            owners = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT DISTINCT owner FROM messages WHERE receipt_handle IS NOT NULL AND owner IS NOT NULL"
+                )
+            ]
+            released = 0
+            for owner in owners:
+                if owner == CONSUMER.token or _owner_alive(owner):
+                    continue
+                cur = conn.execute(
+                    "UPDATE messages SET visible_at = ?, receipt_handle = NULL, owner = NULL"
+                    " WHERE owner = ? AND receipt_handle IS NOT NULL",
+                    (now, owner),
+                )
+                released += cur.rowcount
+        if released:
+            from multibuzz.observability import get_logger
+
+            get_logger("local-queue").warning(
+                "released messages held by a dead consumer", extra={"count": released, "owners": len(owners)}
+            )
+        return released
 
     # -- operations ----------------------------------------------------------------------
     def depth(self, queue: str) -> int:
