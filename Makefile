@@ -3,29 +3,42 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Two stamps: serving needs only the runtime dependencies and the `local` extra (uvicorn), a fast first
+# `make serve`; tests, lint, bench and synth also need the dev and CDK extras (channelattribution builds
+# from C++ sources, the CDK is large).
+SERVE_STAMP := $(VENV)/.installed-serve
+STAMP := $(VENV)/.installed-dev
 MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: setup serve test test-sqlite test-mysql lint format bench synth clean db-up migration
+.PHONY: setup setup-serve serve test test-sqlite test-mysql lint format bench synth clean db-up migration
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,cdk]'
-	@touch $(STAMP)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 
-## setup: create .venv and install Multibuzz with its dev and CDK extras
+$(SERVE_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[local]'
+	@touch $(SERVE_STAMP)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[local,dev,cdk]'
+	@touch $(STAMP) $(SERVE_STAMP)
+
+## setup: create .venv and install Multibuzz with its dev and CDK extras (what test/lint/bench/synth need)
 setup: $(STAMP)
 
+## setup-serve: create .venv and install only what serving needs
+setup-serve: $(SERVE_STAMP)
+
 ## serve: migrate, seed the demo account, serve the local stack on 127.0.0.1:8000
-serve: setup
+serve: setup-serve
 	$(PY) -m infra.local serve
 
 db-up:
 	@scripts/ensure-mariadb.sh
 
-## test: the whole suite, on SQLite and then on MariaDB
-test: setup db-up test-sqlite test-mysql
+## test: the whole suite, on SQLite and then on MariaDB; both always run, and it fails if either failed
+test: setup db-up
+	@scripts/test-both.sh $(PY) $(MYSQL_URL)
 
 test-sqlite: setup
 	$(PY) -m pytest -q -p no:cacheprovider
