@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from multibuzz.db.models import Account, Event, Identity, ProcessedMessage, Visitor, VisitSession
 from multibuzz.domain import sessions as rules
-from multibuzz.domain.channels import ChannelRule, classify, is_internal_referrer
+from multibuzz.domain.channels import ChannelRule, classify, is_internal_referrer, is_unwanted_referrer
 from multibuzz.domain.touch import MarketingTouch, extract_touch, normalise_host
 from multibuzz.domain.useragents import parse_user_agent
 from multibuzz.ids import IdGenerator
@@ -438,7 +438,11 @@ class Tracker:
         if hit.url or hit.referrer or hit.ref_code:
             touch = self._touch(hit)
             key = rules.campaign_digest(touch.campaign_key())
-            internal = bool(hit.referrer) and is_internal_referrer(hit.referrer, self._internal_hosts(hit.url))
+            # The site's own pages and payment providers (a return from PayPal/Stripe/3-D Secure) never
+            # start a session by their touch; the inactivity timeout still applies.
+            internal = bool(hit.referrer) and (
+                is_internal_referrer(hit.referrer, self._internal_hosts(hit.url)) or is_unwanted_referrer(hit.referrer)
+            )
         current = rules.candidate_for(sessions, hit.at)
         decision = rules.decide(current, rules.Hit(hit.at, key, internal), self.account.timeout)
         if decision.starts_session or current is None:
