@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from multibuzz.adapters.queue.base import OutgoingMessage
 from multibuzz.bootstrap import Container
 from multibuzz.consumers import hooks
@@ -419,3 +420,26 @@ def test_a_campaign_hit_inside_an_open_session_starts_a_new_session(api: Api, co
         ("direct", None, 2),
         ("email", "May", 3),
     ]
+
+
+@pytest.mark.parametrize("same_batch", [False, True], ids=["stored-then-late", "late-in-the-same-batch"])
+def test_a_late_arriving_campaign_hit_splits_the_session_it_lands_in(
+    api: Api, container: Container, same_batch: bool
+) -> None:
+    shop = api.tenant(f"Late arrival {same_batch}")
+    track(
+        api,
+        shop,
+        page_view(VISITOR_A, 0, "https://shop.example/"),
+        page_view(VISITOR_A, 20, "https://shop.example/b", "https://shop.example/"),
+    )
+    if not same_batch:
+        drain(container)
+    # the tagged hit of minute 10 reaches us after the later one (a retried SDK request)
+    track(api, shop, page_view(VISITOR_A, 10, "https://shop.example/?utm_source=google&utm_medium=cpc&gclid=x1"))
+    drain(container)
+    sessions = visitor(api, shop, VISITOR_A)["sessions"]
+    assert [(s["channel"], s["page_view_count"]) for s in sessions] == [("direct", 1), ("paid_search", 2)]
+    assert sessions[0]["last_activity_at"].startswith(at(0)[:19])
+    events = visitor(api, shop, VISITOR_A)["events"]
+    assert [e["session_id"] for e in events] == [sessions[0]["id"], sessions[1]["id"], sessions[1]["id"]]
