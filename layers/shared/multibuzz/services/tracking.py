@@ -477,7 +477,7 @@ class Tracker:
                 e.session_id == old.id,
                 e.occurred_at <= old.last_activity_at,
             )
-            after = select(func.count().filter(e.event_type == PAGE_VIEW), func.max(e.occurred_at)).where(
+            after = select(func.sum(case((e.event_type == PAGE_VIEW, 1), else_=0)), func.max(e.occurred_at)).where(
                 *scope, e.occurred_at > at
             )
             views, last = self.conn.execute(after).one()
