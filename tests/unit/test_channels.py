@@ -811,3 +811,17 @@ def test_fragment_utms_are_part_of_the_campaign_key() -> None:
     assert (touch.utm_source, touch.utm_medium, touch.utm_campaign) == ("newsletter", "email", "Spring")
     assert touch.campaign_key() is not None
     assert extract_touch("https://example-shop.com/#top", None).campaign_key() is None
+
+
+def test_account_rules_still_come_before_the_public_host_table() -> None:
+    touch = extract_touch("https://example-shop.com/", "https://www.fixsuche.de/suche?q=tee")
+    assert classify(touch) == "organic_search"
+    rule = ChannelRule.model_validate(
+        {"channel": "affiliate", "conditions": [{"field": "referrer_host", "op": "equals", "value": "fixsuche.de"}]}
+    )
+    assert classify(touch, custom_rules=[rule]) == "affiliate"
+    paypal = ChannelRule.model_validate(
+        {"channel": "other", "conditions": [{"field": "referrer_host", "op": "contains", "value": "paypal"}]}
+    )
+    back = extract_touch("https://example-shop.com/thanks", "https://www.paypal.com/checkoutnow")
+    assert classify(back) == "direct" and classify(back, custom_rules=[paypal]) == "other"
