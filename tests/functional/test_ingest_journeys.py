@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from multibuzz.adapters.queue.base import OutgoingMessage
 from multibuzz.bootstrap import Container
 from multibuzz.consumers import hooks
@@ -369,3 +370,76 @@ def test_funnel_properties_land_in_their_columns(api: Api, container: Container)
         event = db.scalars(select(Event)).one()
         assert (event.funnel, event.funnel_step, event.funnel_position) == ("checkout", "shipping", 2)
         assert json.loads(json.dumps(event.properties))["funnel"] == "checkout"
+
+
+def test_a_return_from_a_payment_provider_neither_starts_a_session_nor_is_a_referral(
+    api: Api, container: Container
+) -> None:
+    shop = api.tenant("Payments")
+    track(
+        api,
+        shop,
+        page_view(VISITOR_A, 0, "https://shop.example/p/1", "https://www.google.com/"),
+        page_view(VISITOR_A, 4, "https://shop.example/checkout", "https://shop.example/p/1"),
+        # back from PayPal; the return URL even carries the shop's own tagging
+        page_view(
+            VISITOR_A,
+            9,
+            "https://shop.example/checkout/thanks?token=EC-8AB12&utm_source=paypal&utm_medium=referral",
+            "https://www.paypal.com/checkoutnow?token=EC-8AB12",
+        ),
+        page_view(VISITOR_A, 10, "https://shop.example/account", "https://checkout.stripe.com/c/pay/cs_live_x"),
+        # another visitor spends 40 minutes with the bank's 3-D Secure page: the timeout still ends the visit,
+        # but the new session is not "referral" (last-non-direct credit stays with the search visit)
+        page_view(VISITOR_B, 0, "https://shop.example/", "https://www.bing.com/"),
+        page_view(VISITOR_B, 41, "https://shop.example/checkout/done", "https://checkoutshopper-live.adyen.com/3ds"),
+    )
+    drain(container)
+    sessions = visitor(api, shop, VISITOR_A)["sessions"]
+    assert [(s["channel"], s["page_view_count"]) for s in sessions] == [("organic_search", 4)]
+    sessions_b = visitor(api, shop, VISITOR_B)["sessions"]
+    assert [(s["channel"], s["page_view_count"]) for s in sessions_b] == [("organic_search", 1), ("direct", 1)]
+
+
+def test_a_campaign_hit_inside_an_open_session_starts_a_new_session(api: Api, container: Container) -> None:
+    shop = api.tenant("Late campaign")
+    track(
+        api,
+        shop,
+        page_view(VISITOR_A, 0, "https://shop.example/"),
+        page_view(VISITOR_A, 3, "https://shop.example/a", "https://shop.example/"),
+        # 5 minutes into a direct visit, the visitor clicks a newsletter link: a new marketing touch
+        page_view(VISITOR_A, 8, "https://shop.example/#utm_source=newsletter&utm_medium=email&utm_campaign=May", None),
+        page_view(VISITOR_A, 9, "https://shop.example/b", "https://shop.example/"),
+        # the same campaign again (a reload of the tagged page) continues that session
+        page_view(VISITOR_A, 10, "https://shop.example/#utm_source=newsletter&utm_medium=email&utm_campaign=May"),
+    )
+    drain(container)
+    sessions = visitor(api, shop, VISITOR_A)["sessions"]
+    assert [(s["channel"], s["utm"]["campaign"], s["page_view_count"]) for s in sessions] == [
+        ("direct", None, 2),
+        ("email", "May", 3),
+    ]
+
+
+@pytest.mark.parametrize("same_batch", [False, True], ids=["stored-then-late", "late-in-the-same-batch"])
+def test_a_late_arriving_campaign_hit_splits_the_session_it_lands_in(
+    api: Api, container: Container, same_batch: bool
+) -> None:
+    shop = api.tenant(f"Late arrival {same_batch}")
+    track(
+        api,
+        shop,
+        page_view(VISITOR_A, 0, "https://shop.example/"),
+        page_view(VISITOR_A, 20, "https://shop.example/b", "https://shop.example/"),
+    )
+    if not same_batch:
+        drain(container)
+    # the tagged hit of minute 10 reaches us after the later one (a retried SDK request)
+    track(api, shop, page_view(VISITOR_A, 10, "https://shop.example/?utm_source=google&utm_medium=cpc&gclid=x1"))
+    drain(container)
+    sessions = visitor(api, shop, VISITOR_A)["sessions"]
+    assert [(s["channel"], s["page_view_count"]) for s in sessions] == [("direct", 1), ("paid_search", 2)]
+    assert sessions[0]["last_activity_at"].startswith(at(0)[:19])
+    events = visitor(api, shop, VISITOR_A)["events"]
+    assert [e["session_id"] for e in events] == [sessions[0]["id"], sessions[1]["id"], sessions[1]["id"]]

@@ -232,3 +232,43 @@ def test_generic_coupon_falls_through_to_the_link_in_the_landing_url(api: Api, c
     assert [c["id"] for c in mine] == [purchase.json()["conversion_id"]]
     ben_token_view = api.client.get("/api/v1/conversions", headers=api.auth(tenant.owner_token)).json()["data"]
     assert len(ben_token_view) == 1
+
+
+def test_landing_url_credit_goes_to_the_first_influencer_unless_the_account_asks_for_the_last(
+    api: Api, container: Container
+) -> None:
+    tenant = api.tenant("Creators Three")
+    owner = api.auth(tenant.owner_token)
+    world = _influencer_world(api, tenant)
+    campaign_id = api.client.get(f"/api/v1/links/{world['link']}", headers=owner).json()["campaign_id"]
+    ben_link = api.client.post(
+        "/api/v1/links", json={"campaign_id": campaign_id, "influencer_id": world["ben"]}, headers=owner
+    ).json()
+    landing = "https://shop.example/?ref_code={}"
+    visit(api, tenant, VISITOR, landing.format(world["code"]), referrer="https://www.instagram.com/", days_ago=3)
+    visit(api, tenant, VISITOR, landing.format(ben_link["code"]), referrer="https://www.tiktok.com/", days_ago=1)
+
+    def buy(value: str) -> dict[str, Any]:
+        response = api.client.post(
+            "/api/v1/events",
+            json={"action": "purchase", "visitor_id": VISITOR, "value": value},
+            headers=api.auth(tenant.api_key),
+        )
+        assert response.status_code in (200, 201, 202), response.text
+        drain(container)
+        return dict(attribution_of(api, tenant, response.json()["conversion_id"])["influencer"])
+
+    first = buy("30")
+    assert (first["influencer_id"], first["method"], first["link_id"]) == (world["anna"], "landing_url", world["link"])
+
+    refused = api.client.patch(
+        f"/api/v1/accounts/{tenant.account_id}/settings", json={"influencer_touch": "middle"}, headers=owner
+    )
+    assert refused.status_code == 422 and "influencer_touch" in refused.text
+    patched = api.client.patch(
+        f"/api/v1/accounts/{tenant.account_id}/settings", json={"influencer_touch": "last"}, headers=owner
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["settings"]["influencer_touch"] == "last"
+    last = buy("40")
+    assert (last["influencer_id"], last["link_id"]) == (world["ben"], ben_link["id"])

@@ -206,3 +206,77 @@ def test_on_sqs_a_queue_outage_spools_every_click_for_replay(api: Api, container
     assert not spool_file.exists() or spool_file.read_text() == ""
     clicks = drain_clicks(container)
     assert len(clicks) == 100 and sum(c.unique_click for c in clicks) == 100
+
+
+IRI_DESTINATIONS = [
+    ("https://shop.example/日本茶", "https://shop.example/%E6%97%A5%E6%9C%AC%E8%8C%B6"),
+    ("https://shop.example/prix-10€?promo=été#détails", "https://shop.example/prix-10%E2%82%AC?promo=%C3%A9t%C3%A9"),
+    ("https://shop.example/café", "https://shop.example/caf%C3%A9"),
+    ("https://bücher.example/neu", "https://xn--bcher-kva.example/neu"),
+]
+
+
+@pytest.mark.parametrize(("iri", "uri_prefix"), IRI_DESTINATIONS)
+def test_links_to_iris_redirect_to_a_percent_encoded_uri(api: Api, iri: str, uri_prefix: str) -> None:
+    s = setup_influencer(api, "Iri", destination=iri)
+    assert s.link["destination_url"].startswith(uri_prefix), "stored in its URI form"
+    response = api.client.get(f"/r/{s.link['code']}", headers={"user-agent": CHROME})
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    assert location.startswith(uri_prefix) and location.isascii() and location.isprintable()
+    assert f"ref_code={s.link['code']}" in location
+    forwarded = api.client.get(f"/r/{s.link['code']}?utm_content=b%C3%BCro", headers={"user-agent": CHROME})
+    assert forwarded.status_code == 302
+    assert (
+        forwarded.headers["location"].startswith(uri_prefix)
+        and "utm_content=b%C3%BCro" in forwarded.headers["location"]
+    )
+
+
+def test_links_stored_before_validation_still_redirect_with_a_valid_location(api: Api, container: Container) -> None:
+    from multibuzz.db.models.influencer import TrackingLink
+
+    s = setup_influencer(api, "OldRows")
+    raw = "https://shop.example/日本茶/prix-10€\u2028 café?x=ü#é"
+    with container.session() as session:
+        link = session.get(TrackingLink, s.link["id"])
+        assert link is not None
+        link.destination_url = raw  # as an old row may hold it: written before IRIs were converted
+        session.commit()
+    link_cache.clear()
+    response = api.client.get(f"/r/{s.link['code']}", headers={"user-agent": CHROME})
+    assert response.status_code == 302, response.text
+    assert response.headers["location"] == (
+        "https://shop.example/%E6%97%A5%E6%9C%AC%E8%8C%B6/prix-10%E2%82%AC%E2%80%A8%20caf%C3%A9"
+        f"?x=%C3%BC&ref_code={s.link['code']}#%C3%A9"
+    )
+    (click,) = drain_clicks(container)
+    assert click.destination_url == response.headers["location"]
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "https://shop.example/tea\u2028time",
+        "http://localhost:3000/",
+        "http://127.0.0.1/admin",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://2130706433/",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+    ],
+)
+def test_link_destinations_that_cannot_be_public_urls_are_refused_naming_the_field(api: Api, destination: str) -> None:
+    s = setup_influencer(api, "Refused")
+    response = api.client.post(
+        "/api/v1/links",
+        headers=s.headers,
+        json={"campaign_id": s.campaign["id"], "influencer_id": s.influencer["id"], "destination_url": destination},
+    )
+    assert response.status_code == 422, response.text
+    assert "destination_url" in response.text
+    links = api.client.get("/api/v1/links", headers=s.headers).json()
+    items = links["data"]
+    assert [link["id"] for link in items] == [s.link["id"]], "nothing stored"

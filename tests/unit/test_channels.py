@@ -217,7 +217,8 @@ def test_shipped_json_is_valid_and_documented() -> None:
     path = Path(channels.__file__).parent.parent / "data" / "referrers.json"
     raw = json.loads(path.read_text(encoding="utf-8"))
     assert raw["_doc"]
-    table = channels._build_table(raw)
+    generated = json.loads(path.with_name(channels.GENERATED_FILE).read_text(encoding="utf-8"))
+    table = channels._build_table(raw, generated)
     assert len(table.hosts) == referrer_table_stats()["hosts"]
 
 
@@ -623,3 +624,204 @@ def test_rules_round_trip_as_json() -> None:
     assert rule.model_dump()["channel"] == "sms"
     with pytest.raises(ValidationError):
         rule.channel = Channel.EMAIL  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------
+# Defect 15: the host table built from maintained public lists (Matomo), payment providers,
+# UTMs in fragments
+# --------------------------------------------------------------------------------------
+
+DATA_DIR = Path(channels.__file__).parent.parent / "data"
+GENERATED = json.loads((DATA_DIR / channels.GENERATED_FILE).read_text(encoding="utf-8"))
+REFRESH = Path(__file__).resolve().parents[2] / "scripts" / "refresh-referrers.py"
+
+
+@pytest.mark.parametrize(
+    ("referrer", "expected"),
+    [
+        # the misses of the outside probe (referrer URLs as browsers send them)
+        ("http://www.searchalot.com/?q=organic+green+tea&type=web", "organic_search"),
+        ("https://www.fixsuche.de/suche?q=gr%C3%BCner+tee", "organic_search"),
+        ("http://search.rr.com/web?q=green+tea+online", "organic_search"),
+        ("http://ask.reference.com/web?q=green%20tea&qsrc=0", "organic_search"),
+        ("http://www.googleearth.de/", "organic_search"),
+        ("https://redirect.disqus.com/url?url=https%3A%2F%2Fshop.example%2F%3Aabc&impression=1", "organic_social"),
+        # hosts that come only from the generated Matomo list
+        ("https://suche.freenet.de/suche/?query=tee", "organic_search"),
+        ("https://www.startsiden.no/sok/?q=te", "organic_search"),
+        ("https://mixi.jp/view_diary.pl?id=1", "organic_social"),
+        ("https://nk.pl/", "organic_social"),
+        ("https://www.tuenti.com/", "organic_social"),
+        # the curated table still wins over the generated one
+        ("https://mail.yahoo.com/d/folders/1", "email"),
+        ("https://docs.google.com/document/d/1", "referral"),
+        ("https://www.youtube.com/watch?v=x", "video"),
+    ],
+)
+def test_referrers_from_the_public_lists_classify(referrer: str, expected: str) -> None:
+    touch = extract_touch("https://example-shop.com/", referrer)
+    assert classify(touch, internal_hosts=INTERNAL_HOSTS) == expected
+
+
+def test_generated_table_records_its_source_and_never_overrides_the_curated_one() -> None:
+    source = GENERATED["source"]
+    assert source["repository"] == "https://github.com/matomo-org/searchengine-and-social-list"
+    assert len(source["commit"]) == 40 and source["commit_date"][:4].isdigit()
+    assert source["licence"].startswith("CC0")
+    curated = channels._build_table(json.loads((DATA_DIR / "referrers.json").read_text(encoding="utf-8")))
+    generated_hosts = [
+        (category, name, host)
+        for category, names in GENERATED["hosts"].items()
+        for name, hosts in names.items()
+        for host in hosts
+    ]
+    assert len(generated_hosts) == GENERATED["counts"]["hosts"] >= 400
+    for category, name, host in generated_hosts:
+        probe = host[:-2] + ".com" if host.endswith(".*") else host
+        assert host not in curated.hosts and channels.lookup_in(curated, probe) is None, host
+        match = lookup_referrer(probe)
+        assert match is not None and (match.category, match.name) == (category, name), host
+
+
+MATOMO_SEARCH = """\
+Fixsuche:
+  -
+    urls:
+      - www.fixsuche.de
+      - '{}.fixsuche.de'
+    params:
+      - q
+Zapmeta:
+  -
+    urls:
+      - 'zapmeta.{}'
+      - 'www.zapmeta.{}'
+    params:
+      - q
+Google:
+  -
+    urls:
+      - google.com
+      - 'google.{}/cse'
+    params:
+      - q
+Apollo:
+  -
+    urls:
+      - apollo.lv/portal/search/
+    params:
+      - q
+"""
+MATOMO_SOCIAL = (
+    "Disqus:\n  - redirect.disqus.com\nYouTube:\n  - youtube.com\n"
+    "Fixsuche Social:\n  - fixsuche.de\nTuenti:\n  - www.tuenti.com\n"
+)
+MATOMO_AI = "Someai:\n  - chat.someai.example\n  - android-app//com.someai.app/https/someai.example\n"
+
+
+def test_refresh_script_is_deterministic_and_follows_the_curated_table(tmp_path: Path) -> None:
+    source = tmp_path / "lists"
+    source.mkdir()
+    (source / "SearchEngines.yml").write_text(MATOMO_SEARCH, encoding="utf-8")
+    (source / "Socials.yml").write_text(MATOMO_SOCIAL, encoding="utf-8")
+    (source / "AIAssistants.yml").write_text(MATOMO_AI, encoding="utf-8")
+    outputs = []
+    for n in (1, 2):
+        out = tmp_path / f"out{n}.json"
+        args = ["--dir", str(source), "--commit", "a" * 40, "--date", "2026-01-02", "--output", str(out)]
+        subprocess.run([sys.executable, str(REFRESH), *args], check=True, timeout=120, capture_output=True)
+        outputs.append(out.read_bytes())
+        check = subprocess.run([sys.executable, str(REFRESH), *args, "--check"], timeout=120, capture_output=True)
+        assert check.returncode == 0, check.stderr
+    assert outputs[0] == outputs[1], "same inputs, same bytes"
+    document = json.loads(outputs[0])
+    assert document["source"]["commit"] == "a" * 40 and document["source"]["commit_date"] == "2026-01-02"
+    assert document["hosts"] == {
+        "search": {
+            "Fixsuche": ["fixsuche.de"],
+            "Someai": ["chat.someai.example", "com.someai.app"],
+            "Zapmeta": ["zapmeta.*"],
+        },
+        "social": {"Tuenti": ["tuenti.com"]},
+    }, "www./{} normalised; curated google/youtube/disqus skipped; path-only and duplicate entries dropped"
+    # {}.fixsuche.de, www.zapmeta.{}, Fixsuche Social's fixsuche.de
+    assert document["counts"]["skipped_duplicate"] == 3
+
+
+def test_shipped_generated_file_is_current_with_its_source_when_the_snapshot_is_here() -> None:
+    mirror = Path("/work/.mirror/matomo-org+searchengine-and-social-list/repo")
+    if not mirror.is_dir():
+        pytest.skip("no local snapshot of the Matomo lists")
+    check = subprocess.run(
+        [sys.executable, str(REFRESH), "--git-dir", str(mirror), "--check"], timeout=120, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.parametrize(
+    "referrer",
+    [
+        "https://www.paypal.com/checkoutnow?token=EC-1AB23456CD789012E",
+        "https://www.sandbox.paypal.com/webapps/hermes?token=1",
+        "https://www.paypal.de/",
+        "https://checkout.stripe.com/c/pay/cs_live_a1B2c3",
+        "https://hooks.stripe.com/3d_secure_2/hosted?merchant=acct_1",
+        "https://pay.klarna.com/eu/9b3c",
+        "https://js.klarna.com/",
+        "https://checkoutshopper-live.adyen.com/checkoutshopper/threeDS2.shtml",
+        "https://www.mollie.com/checkout/select-method/7UhSN1zuXS",
+        "https://pay.google.com/gp/p/ui/pay",
+        "https://payments.amazon.co.uk/checkout",
+        "https://portal.afterpay.com/us/checkout/?token=002",
+        "https://www.affirm.com/",
+        "https://secure.payu.com/pay/",
+        "https://checkout.shopify.com/",
+    ],
+)
+def test_payment_provider_returns_are_unwanted_referrals_not_referral_traffic(referrer: str) -> None:
+    assert channels.is_unwanted_referrer(referrer), referrer
+    back = extract_touch("https://example-shop.com/checkout/thank-you?order=1001", referrer)
+    assert classify(back, internal_hosts=INTERNAL_HOSTS) == "direct"
+    tagged = extract_touch("https://example-shop.com/?utm_source=newsletter&utm_medium=email", referrer)
+    assert classify(tagged, internal_hosts=INTERNAL_HOSTS) == "email", "UTMs still decide"
+
+
+def test_ordinary_referrers_are_not_unwanted() -> None:
+    for referrer in (None, "", "https://www.google.com/", "https://blog.example.org/post", "https://amazon.com/"):
+        assert not channels.is_unwanted_referrer(referrer), referrer
+
+
+@pytest.mark.parametrize(
+    ("landing_url", "expected"),
+    [
+        ("https://example-shop.com/#utm_source=newsletter&utm_medium=email&utm_campaign=spring", "email"),
+        ("https://example-shop.com/#/product/42?utm_source=facebook&utm_medium=paid_social", "paid_social"),
+        ("https://example-shop.com/app#!/home?utm_source=google&utm_medium=cpc", "paid_search"),
+        ("https://example-shop.com/?utm_source=google&utm_medium=cpc#utm_medium=email", "paid_search"),
+        ("https://example-shop.com/p#reviews", "direct"),
+        ("https://example-shop.com/p#section=2&tab=specs", "direct"),
+    ],
+)
+def test_utms_in_the_url_fragment_count_and_the_query_wins(landing_url: str, expected: str) -> None:
+    assert classify(extract_touch(landing_url, None), internal_hosts=INTERNAL_HOSTS) == expected
+
+
+def test_fragment_utms_are_part_of_the_campaign_key() -> None:
+    touch = extract_touch("https://example-shop.com/#utm_source=newsletter&utm_medium=email&utm_campaign=Spring", None)
+    assert (touch.utm_source, touch.utm_medium, touch.utm_campaign) == ("newsletter", "email", "Spring")
+    assert touch.campaign_key() is not None
+    assert extract_touch("https://example-shop.com/#top", None).campaign_key() is None
+
+
+def test_account_rules_still_come_before_the_public_host_table() -> None:
+    touch = extract_touch("https://example-shop.com/", "https://www.fixsuche.de/suche?q=tee")
+    assert classify(touch) == "organic_search"
+    rule = ChannelRule.model_validate(
+        {"channel": "affiliate", "conditions": [{"field": "referrer_host", "op": "equals", "value": "fixsuche.de"}]}
+    )
+    assert classify(touch, custom_rules=[rule]) == "affiliate"
+    paypal = ChannelRule.model_validate(
+        {"channel": "other", "conditions": [{"field": "referrer_host", "op": "contains", "value": "paypal"}]}
+    )
+    back = extract_touch("https://example-shop.com/thanks", "https://www.paypal.com/checkoutnow")
+    assert classify(back) == "direct" and classify(back, custom_rules=[paypal]) == "other"

@@ -106,7 +106,8 @@ def test_the_message_parses_to_the_click(
 
 def test_the_template_targets_the_fallback_only_outside_the_live_window() -> None:
     link = snapshot()
-    assert click_template(link, True).location == 'https://shop.example/a?b="c"&d=é&ref_code=abcd2345#top'
+    # a stored IRI (a row older than destination validation) becomes a valid URI once, in the template
+    assert click_template(link, True).location == "https://shop.example/a?b=%22c%22&d=%C3%A9&ref_code=abcd2345#top"
     assert click_template(link, False).location == "https://shop.example/over?ref_code=abcd2345"
     no_fallback = snapshot(fallback_url=None)
-    assert click_template(no_fallback, False).target == no_fallback.destination_url
+    assert click_template(no_fallback, False).target == "https://shop.example/a?b=%22c%22&d=%C3%A9#top"

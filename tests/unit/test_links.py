@@ -26,7 +26,9 @@ from multibuzz.errors import InvalidInputError
         "HTTPS://Example.COM/path",
         "https://xn--bcher-kva.example/",
         "https://example.com:8443/a",
-        "https://[2001:db8::1]/x",
+        "https://[2606:4700:4700::1111]/x",
+        "https://93.184.215.14/landing",
+        "https://shop.example/100%25-cotton?q=a%20b",
     ],
 )
 def test_valid_destinations(url: str) -> None:
@@ -51,6 +53,29 @@ def test_valid_destinations(url: str) -> None:
         ("https://example.com\\@evil.com/", "backslashes"),
         ("", "required"),
         ("https://example.com/" + "a" * 2048, "at most"),
+        ("https://shop.example/tea\u2028more", "control"),
+        ("https://shop.example/a\u00a0b", "control"),
+        ("https://shop.example/\u202egnp.exe", "control"),
+        ("https://shop.example/" + "\u65e5" * 700, "at most"),
+        ("https://xn--.example/", "host"),
+        ("https://" + "\u00e9" * 70 + ".example/", "host"),
+        ("http://localhost:8000/admin", "loopback"),
+        ("http://app.localhost/", "loopback"),
+        ("http://127.0.0.1/", "loopback"),
+        ("http://127.1/", "dotted"),
+        ("http://2130706433/", "dotted"),
+        ("http://0x7f.0.0.1/", "dotted"),
+        ("http://[::1]/", "loopback"),
+        ("http://10.0.0.8/", "private"),
+        ("http://192.168.1.1/router", "private"),
+        ("http://172.16.5.4/", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "private"),
+        ("http://100.64.0.1/", "private"),
+        ("http://0.0.0.0/", "private"),
+        ("http://[fe80::1]/", "private"),
+        ("http://[fd00::1]/", "private"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://224.0.0.1/", "private"),
     ],
 )
 def test_invalid_destinations_say_why(url: str, reason: str) -> None:
@@ -128,3 +153,49 @@ def test_people_are_not_previews_and_prefetch_is_detected() -> None:
     assert not is_link_preview(chrome) and not is_link_preview(None)
     assert is_prefetch({"sec-purpose": "prefetch;prerender"})
     assert not is_prefetch({"accept": "text/html"})
+
+
+@pytest.mark.parametrize(
+    ("iri", "uri"),
+    [
+        ("https://shop.example/\u65e5\u672c\u8336", "https://shop.example/%E6%97%A5%E6%9C%AC%E8%8C%B6"),
+        (
+            "https://shop.example/prix-10\u20ac?x=\u20ac#\u20ac",
+            "https://shop.example/prix-10%E2%82%AC?x=%E2%82%AC#%E2%82%AC",
+        ),
+        ("https://shop.example/caf\u00e9", "https://shop.example/caf%C3%A9"),
+        ("https://b\u00fccher.example/b\u00fccher", "https://xn--bcher-kva.example/b%C3%BCcher"),
+        ("https://B\u00dcCHER.Example:8443/x", "https://xn--bcher-kva.example:8443/x"),
+        (
+            "https://shop.example/100%25-cotton?q=a%20b&r=%E2%82%AC",
+            "https://shop.example/100%25-cotton?q=a%20b&r=%E2%82%AC",
+        ),
+        ("https://shop.example/50%-off", "https://shop.example/50%25-off"),
+        ("https://shop.example/a b\u2028c", "https://shop.example/a%20b%E2%80%A8c"),
+        ('https://shop.example/x?a="<>^`{|}\\', "https://shop.example/x?a=%22%3C%3E%5E%60%7B%7C%7D%5C"),
+        ("https://shop.example/p?color=red&size=M#top", "https://shop.example/p?color=red&size=M#top"),
+    ],
+)
+def test_iri_to_uri_percent_encodes_utf8_and_punycodes_the_host(iri: str, uri: str) -> None:
+    from multibuzz.domain.links import iri_to_uri
+
+    converted = iri_to_uri(iri)
+    assert converted == uri
+    assert converted.isascii() and converted.isprintable()
+    assert iri_to_uri(converted) == converted, "idempotent: never double-encodes"
+
+
+def test_validate_destination_stores_the_uri_form_of_an_iri() -> None:
+    assert (
+        validate_destination("https://shop.example/\u65e5\u672c\u8336")
+        == "https://shop.example/%E6%97%A5%E6%9C%AC%E8%8C%B6"
+    )
+    assert validate_destination("https://b\u00fccher.example/caf\u00e9") == "https://xn--bcher-kva.example/caf%C3%A9"
+
+
+def test_location_of_a_stored_iri_is_a_valid_header_value() -> None:
+    from multibuzz.domain.links import iri_to_uri
+
+    location = build_location(iri_to_uri("https://shop.example/\u65e5?a=1#\u00e9"), "abcd2345")
+    location.encode("latin-1")
+    assert location == "https://shop.example/%E6%97%A5?a=1&ref_code=abcd2345#%C3%A9"

@@ -62,16 +62,38 @@ def test_explicit_ref_code_beats_touches_and_unknown_codes_fall_through() -> Non
     assert fallen is not None and (fallen.method, fallen.influencer_id) == ("landing_url", "inf_ben")
 
 
-def test_most_recent_touch_wins_and_landing_beats_referrer_within_a_touch() -> None:
+def test_first_touch_wins_by_default_and_landing_beats_referrer_within_a_touch() -> None:
+    touches = [
+        touch("new", "https://shop.example/", "https://blog.example/post?ref_code=bencode2", hours=5),
+        touch("old", "https://shop.example/?ref_code=annacode", hours=0),
+    ]
+    credit = decide(coupon=None, ref_code=None, touches=touches, links=LINKS)
+    assert credit is not None and (credit.influencer_id, credit.session_id) == ("inf_anna", "old"), "seed 002: first"
+    assert credit.confidence == CONFIDENCE["landing_url"]
+    both = [touch("s", "https://shop.example/?ref_code=annacode", "https://x.example/?ref_code=bencode2")]
+    assert decide(coupon=None, ref_code=None, touches=both, links=LINKS).influencer_id == "inf_anna"  # type: ignore[union-attr]
+
+
+def test_the_account_may_ask_for_the_most_recent_touch() -> None:
     touches = [
         touch("old", "https://shop.example/?ref_code=annacode", hours=0),
         touch("new", "https://shop.example/", "https://blog.example/post?ref_code=bencode2", hours=5),
+        touch("unknown", "https://shop.example/?ref_code=nosuchcd", hours=9),
     ]
-    credit = decide(coupon=None, ref_code=None, touches=touches, links=LINKS)
-    assert credit is not None and (credit.influencer_id, credit.session_id) == ("inf_ben", "new")
-    assert credit.confidence == CONFIDENCE["referrer"]
-    both = [touch("s", "https://shop.example/?ref_code=annacode", "https://x.example/?ref_code=bencode2")]
-    assert decide(coupon=None, ref_code=None, touches=both, links=LINKS).influencer_id == "inf_anna"  # type: ignore[union-attr]
+    last = decide(coupon=None, ref_code=None, touches=touches, links=LINKS, touch="last")
+    assert last is not None and (last.influencer_id, last.session_id) == ("inf_ben", "new")
+    assert last.confidence == CONFIDENCE["referrer"]
+    first = decide(coupon=None, ref_code=None, touches=touches, links=LINKS, touch="first")
+    assert first is not None and first.session_id == "old"
+
+
+def test_influencer_touch_setting() -> None:
+    from multibuzz.domain.waterfall import influencer_touch_of
+
+    assert influencer_touch_of(None) == "first"
+    assert influencer_touch_of({}) == "first"
+    assert influencer_touch_of({"influencer_touch": "last"}) == "last"
+    assert influencer_touch_of({"influencer_touch": "LAST"}) == "first", "only the validated values count"
 
 
 def test_nothing_matches() -> None:

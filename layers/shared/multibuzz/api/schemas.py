@@ -53,6 +53,9 @@ class AccountSettingsIn(Strict):
     channel_rules: list[ChannelRule] | None = Field(default=None, max_length=50)
     half_life_days: float | None = Field(default=None, gt=0, le=365)
     model_lookback_days: dict[str, int] | None = None
+    #: Influencer waterfall step 3 (ref_code in a touch's landing URL/referrer): credit the FIRST matching
+    #: touch in the lookback (default, seed 002) or the most recent one ("last").
+    influencer_touch: Literal["first", "last"] | None = None
 
     @field_validator("model_lookback_days")
     @classmethod

@@ -194,27 +194,40 @@ def normalise_host(value: str | None) -> str | None:
     return host
 
 
-def _query_params(url: str) -> dict[str, str]:
-    """Wanted query parameters of ``url`` (canonical lower-case names, first non-empty value)."""
-    try:
-        query = urlsplit(url[:_MAX_URL_LENGTH]).query
-    except ValueError:
-        # urlsplit rejects malformed netlocs (e.g. "http://[::1"); the query may still be usable.
-        _, sep, rest = url[:_MAX_URL_LENGTH].partition("?")
-        query = rest.split("#", 1)[0] if sep else ""
-    if not query:
-        return {}
-    found: dict[str, str] = {}
+def _wanted_params(query: str, found: dict[str, str]) -> None:
+    """Add the wanted parameters of ``query`` that ``found`` lacks (first non-empty value wins)."""
     try:
         pairs = parse_qsl(query, keep_blank_values=False)
     except ValueError:
-        return {}
+        return
     for count, (raw_name, raw_value) in enumerate(pairs):
         if count >= _MAX_QUERY_FIELDS:
             break
         name = raw_name.strip().lower()
         if name in _WANTED and name not in found and raw_value.strip():
             found[name] = raw_value
+
+
+def _query_params(url: str) -> dict[str, str]:
+    """Wanted parameters of ``url`` (canonical lower-case names, first non-empty value): from the query
+    string, then — for the names the query lacks — from the fragment, where single-page apps and some
+    email tools put them (``/#utm_source=x&utm_medium=email``, ``/#/product/42?utm_source=x``,
+    ``/app#!/home?gclid=...``): the fragment's part after its first ``?``, else the whole fragment."""
+    text = url[:_MAX_URL_LENGTH]
+    try:
+        parts = urlsplit(text)
+        query, fragment = parts.query, parts.fragment
+    except ValueError:
+        # urlsplit rejects malformed netlocs (e.g. "http://[::1"); the query may still be usable.
+        before, _, fragment = text.partition("#")
+        _, sep, rest = before.partition("?")
+        query = rest if sep else ""
+    found: dict[str, str] = {}
+    if query:
+        _wanted_params(query, found)
+    if fragment and "=" in fragment:
+        _, sep, after = fragment.partition("?")
+        _wanted_params(after if sep else fragment.lstrip("!/"), found)
     return found
 
 
@@ -222,7 +235,8 @@ def extract_touch(landing_url: str | None, referrer: str | None) -> MarketingTou
     """Parse a hit's landing URL and referrer into a :class:`MarketingTouch`.
 
     UTM parameters, click ids and ``ref_code`` are read from the landing URL's query
-    string; the referrer only contributes ``referrer`` / ``referrer_host``. Tolerates any
+    string, then from its fragment for names the query lacks (see :func:`_query_params`);
+    the referrer only contributes ``referrer`` / ``referrer_host``. Tolerates any
     garbage (non-URLs, broken IPv6 hosts, bad percent-escapes, huge inputs) and never
     raises: unparseable parts are simply absent.
     """

@@ -8,8 +8,9 @@ order  method           confidence  matches when
 1      ``coupon``       1.0         the conversion's coupon code is an *active* coupon of an influencer
 2      ``ref_code``     0.9         the conversion carries an explicit ref_code of one of our links
 3      ``landing_url``  0.7 / 0.6   a touch in the lookback has a ref_code of one of our links in its
-                                    landing URL (0.7) or, failing that, in its referrer (0.6); the most
-                                    recent such touch wins (last click)
+                                    landing URL (0.7) or, failing that, in its referrer (0.6); the
+                                    FIRST such touch wins (seed 002), or the most recent one when the
+                                    account sets ``influencer_touch: "last"``
 4      none             —           nothing matched: ``None``
 =====  ===============  ==========  ===================================================================
 
@@ -23,6 +24,10 @@ Decisions
 * A campaign's ``attribution_source`` limits what can earn credit for it: ``coupons`` ignores its
   links, ``links`` ignores its coupons, ``links_and_coupons`` (default) takes both.
 * The caller passes only touches inside the lookback window; this module never looks at the clock.
+* Step 3's order is the account setting ``influencer_touch``: ``"first"`` (default; the influencer
+  who first brought the visitor keeps the credit even if another influencer's link is clicked later)
+  or ``"last"`` (last click). Touches are ordered by session start, then session id, so ties are
+  deterministic. Steps 1-2 do not depend on it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 Method = Literal["coupon", "ref_code", "landing_url"]
+TouchOrder = Literal["first", "last"]
+TOUCH_ORDERS: tuple[TouchOrder, ...] = ("first", "last")
+DEFAULT_TOUCH: TouchOrder = "first"
 
 CONFIDENCE: Mapping[str, float] = {
     "coupon": 1.0,
@@ -126,6 +134,12 @@ def candidate_ref_codes(ref_code: str | None, touches: Iterable[TouchRef]) -> se
     return codes
 
 
+def influencer_touch_of(settings: Mapping[str, object] | None) -> TouchOrder:
+    """The account's ``influencer_touch`` setting (validated by the settings API), ``"first"`` by default."""
+    value = (settings or {}).get("influencer_touch")
+    return "last" if value == "last" else DEFAULT_TOUCH
+
+
 def _coupon_counts(coupon: CouponMatch | None) -> bool:
     return (
         coupon is not None and coupon.active and coupon.influencer_id is not None and coupon.campaign_source != "links"
@@ -142,8 +156,10 @@ def decide(
     ref_code: str | None,
     touches: Sequence[TouchRef],
     links: Mapping[str, LinkMatch],
+    touch: TouchOrder = DEFAULT_TOUCH,
 ) -> InfluencerCredit | None:
-    """Apply the waterfall. ``links`` maps lower-cased codes (from :func:`candidate_ref_codes`) to links."""
+    """Apply the waterfall. ``links`` maps lower-cased codes (from :func:`candidate_ref_codes`) to links;
+    ``touch`` says whether step 3 takes the first or the most recent matching touch."""
     if coupon is not None and _coupon_counts(coupon):
         assert coupon.influencer_id is not None
         return InfluencerCredit(
@@ -159,13 +175,14 @@ def decide(
         link = links.get(ref_code.strip().lower())
         if link is not None and _link_counts(link):
             return _from_link(link, "ref_code", CONFIDENCE["ref_code"], None)
-    for touch in sorted(touches, key=lambda t: (t.started_at, t.session_id), reverse=True):
-        landing, referrer = ref_codes_of(touch)
+    ordered = sorted(touches, key=lambda t: (t.started_at, t.session_id), reverse=touch == "last")
+    for candidate in ordered:
+        landing, referrer = ref_codes_of(candidate)
         for codes, confidence in ((landing, CONFIDENCE["landing_url"]), (referrer, CONFIDENCE["referrer"])):
             for code in codes:
                 link = links.get(code)
                 if link is not None and _link_counts(link):
-                    return _from_link(link, "landing_url", confidence, touch.session_id)
+                    return _from_link(link, "landing_url", confidence, candidate.session_id)
     return None
 
 

@@ -40,6 +40,9 @@ class ClickTemplate:
 def click_template(snapshot: LinkSnapshot, live: bool) -> ClickTemplate:
     used_fallback = not live and snapshot.fallback_url is not None
     target = snapshot.fallback_url if used_fallback and snapshot.fallback_url else snapshot.destination_url
+    # Once per snapshot, not per click: rows stored before destinations were validated may hold an IRI
+    # (日本茶, €, café, U+2028) that is not a valid Location header; stored URIs come back unchanged.
+    target = link_rules.iri_to_uri(target)
     head = (
         f'{{"kind":"{CLICK_KIND}","account_id":{_text(snapshot.account_id)},"payload":{{'
         f'"link_id":{_text(snapshot.link_id)},"campaign_id":{_text(snapshot.campaign_id)},'

@@ -137,9 +137,12 @@ class Redirector:
             return pages.html(404, pages.NOT_FOUND)
         if not snapshot.active:
             return pages.html(410, pages.GONE)
-        location = snapshot.destination_url
         try:
             location, click = self._click(container, snapshot, event)
+        except Exception:  # the visitor still goes where the link says
+            logger.exception("click recording failed", extra={"link_id": snapshot.link_id})
+            return pages.redirect(link_rules.iri_to_uri(snapshot.destination_url))
+        try:
             self._publish(container, click)
         except Exception:  # the visitor still goes where the link says
             logger.exception("click recording failed", extra={"link_id": snapshot.link_id})

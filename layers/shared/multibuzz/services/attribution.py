@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,6 +39,7 @@ from multibuzz.domain.attribution import (
     attribute,
     revenue_credits,
 )
+from multibuzz.domain.waterfall import influencer_touch_of
 from multibuzz.services.waterfall import InfluencerCredit, TouchRef, resolve_influencer
 
 DEFAULT_LOOKBACK_DAYS = 30
@@ -389,7 +390,7 @@ def attribute_conversions(
             session, conversion, account_settings, version, journeys[conversion.id], lookbacks[conversion.id]
         )
         rows.extend(outcome.rows)
-        credit = resolve_influencer_for(session, conversion, outcome.touches)
+        credit = resolve_influencer_for(session, conversion, outcome.touches, account_settings)
         if credit is not None:
             outcome.meta["influencer"] = credit.as_dict()
         changes[conversion.id] = {
@@ -436,9 +437,13 @@ def attribute_conversion(
 
 
 def resolve_influencer_for(
-    session: Session, conversion: Conversion, touches: Sequence[TouchRow]
+    session: Session,
+    conversion: Conversion,
+    touches: Sequence[TouchRow],
+    account_settings: Mapping[str, Any] | None = None,
 ) -> InfluencerCredit | None:
-    """The influencer waterfall (coupon → ref_code → landing URL) for one conversion."""
+    """The influencer waterfall (coupon → ref_code → landing URL) for one conversion; step 3 takes the
+    first matching touch unless the account sets ``influencer_touch: "last"``."""
     props = conversion.properties or {}
     return resolve_influencer(
         session,
@@ -446,6 +451,7 @@ def resolve_influencer_for(
         coupon_code=_text(props.get("coupon_code")),
         ref_code=_text(props.get("ref_code")),
         touches=[TouchRef(t.session_id, t.landing_url, t.referrer, t.started_at) for t in touches],
+        touch=influencer_touch_of(account_settings),
     )
 
 

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from multibuzz.db.models import Account, Event, Identity, ProcessedMessage, Visitor, VisitSession
 from multibuzz.domain import sessions as rules
-from multibuzz.domain.channels import ChannelRule, classify, is_internal_referrer
+from multibuzz.domain.channels import ChannelRule, classify, is_internal_referrer, is_unwanted_referrer
 from multibuzz.domain.touch import MarketingTouch, extract_touch, normalise_host
 from multibuzz.domain.useragents import parse_user_agent
 from multibuzz.ids import IdGenerator
@@ -200,6 +200,8 @@ class Tracker:
         self._identities: dict[str, str] = {}
         # Event rows held back for one INSERT per SQS batch (see defer_events); their ids count as stored.
         self._deferred: list[dict[str, Any]] | None = None
+        self._unsaved: list[dict[str, Any]] = []  # event rows built by event_row and not inserted yet
+        self._moves: list[Any] = []  # event re-assignments of late campaign splits (see _split)
         self._deferred_ids: set[str] = set()
         self.conn = session.connection()  # Core statements: no ORM overhead on the hot path
         self._mysql = self.conn.dialect.name in ("mysql", "mariadb")
@@ -438,12 +440,19 @@ class Tracker:
         if hit.url or hit.referrer or hit.ref_code:
             touch = self._touch(hit)
             key = rules.campaign_digest(touch.campaign_key())
-            internal = bool(hit.referrer) and is_internal_referrer(hit.referrer, self._internal_hosts(hit.url))
+            # The site's own pages and payment providers (a return from PayPal/Stripe/3-D Secure) never
+            # start a session by their touch; the inactivity timeout still applies.
+            internal = bool(hit.referrer) and (
+                is_internal_referrer(hit.referrer, self._internal_hosts(hit.url)) or is_unwanted_referrer(hit.referrer)
+            )
         current = rules.candidate_for(sessions, hit.at)
         decision = rules.decide(current, rules.Hit(hit.at, key, internal), self.account.timeout)
         if decision.starts_session or current is None:
+            split = current if decision.reason is rules.Reason.NEW_CAMPAIGN else None
             current = self._start(visitor_id, hit, touch or self._touch(hit), key)
             bisect.insort(sessions, current, key=lambda s: (s.started_at, s.id))
+            if split is not None and split.last_activity_at > hit.at:
+                self._split(visitor_id, split, current, hit.at)
         elif hit.at > current.last_activity_at:
             current.last_activity_at = hit.at
             current.dirty = True
@@ -454,6 +463,53 @@ class Tracker:
             current.row["last_activity_at"] = current.last_activity_at
             current.row["page_view_count"] = current.page_view_count
         return Placed(current.id, decision.reason)
+
+    def _split(self, visitor_id: str, old: OpenSession, new: OpenSession, at: datetime) -> None:
+        """A campaign hit arrived late, inside ``old``'s span: what ``old`` recorded after it belongs to the
+        visit that hit started (ARCHITECTURE section 3). Move those events (stored or about to be) to ``new``
+        and shrink ``old`` to what came before. Rare (out-of-order delivery), so a few extra statements."""
+        moved_views, moved_last, kept_last = 0, at, old.started_at
+        if not old.new:
+            e = _EVENTS.c
+            scope = (
+                e.account_id == self.account_id,
+                e.visitor_id == visitor_id,
+                e.session_id == old.id,
+                e.occurred_at <= old.last_activity_at,
+            )
+            after = select(func.sum(case((e.event_type == PAGE_VIEW, 1), else_=0)), func.max(e.occurred_at)).where(
+                *scope, e.occurred_at > at
+            )
+            views, last = self.conn.execute(after).one()
+            if last is not None:
+                moved_views, moved_last = int(views or 0), max(moved_last, _utc(last))
+                # run by save_sessions once the new session row exists (foreign key)
+                self._moves.append(
+                    update(_EVENTS)
+                    .where(*scope, e.occurred_at > at)
+                    .values(session_id=new.id)
+                    .execution_options(synchronize_session=False)
+                )
+            before = self.conn.execute(select(func.max(e.occurred_at)).where(*scope, e.occurred_at <= at)).scalar()
+            if before is not None:
+                kept_last = max(kept_last, _utc(before))
+        for row in (*self._unsaved, *(self._deferred or ())):
+            if row["session_id"] == old.id:
+                if row["occurred_at"] > at:
+                    row["session_id"] = new.id
+                    moved_views += row["event_type"] == PAGE_VIEW
+                    moved_last = max(moved_last, row["occurred_at"])
+                else:
+                    kept_last = max(kept_last, row["occurred_at"])
+        old.last_activity_at = kept_last
+        old.page_view_count = max(old.page_view_count - moved_views, 0)
+        old.dirty = True
+        new.last_activity_at = moved_last
+        new.page_view_count += moved_views
+        for s in (old, new):
+            if s.new:
+                s.row["last_activity_at"] = s.last_activity_at
+                s.row["page_view_count"] = s.page_view_count
 
     def _touch(self, hit: Hit) -> MarketingTouch:
         touch = extract_touch(hit.url, hit.referrer)
@@ -513,6 +569,9 @@ class Tracker:
                 changed.append({"sid": s.id, "la": s.last_activity_at, "pv": s.page_view_count})
         if new_rows:
             self.conn.execute(insert(_SESSIONS), new_rows)
+        for move in self._moves:
+            self.conn.execute(move)
+        self._moves = []
         if len(changed) == 1:
             self.conn.execute(
                 update(_SESSIONS)
@@ -557,7 +616,7 @@ class Tracker:
     def event_row(
         self, event: TrackedEvent, visitor_id: str | None, session_id: str | None, identity_id: str | None
     ) -> dict[str, Any]:
-        return {
+        row = {
             "id": event.id,
             "account_id": self.account_id,
             "visitor_id": visitor_id,
@@ -573,8 +632,11 @@ class Tracker:
             "url": event.url,
             "client_event_id": event.client_event_id,
         }
+        self._unsaved.append(row)
+        return row
 
     def save_events(self, rows: Sequence[dict[str, Any]]) -> None:
+        self._unsaved = []
         if self._deferred is not None:
             self._deferred.extend(rows)
             self._deferred_ids.update(row["id"] for row in rows)
@@ -584,8 +646,8 @@ class Tracker:
     def defer_events(self) -> None:
         """Hold event rows until :meth:`flush_events`: one INSERT for a whole batch of messages.
 
-        Safe because nothing in session placement reads the events table except :meth:`unseen`,
-        which treats held-back ids as stored."""
+        Safe because session placement reads the events table only in :meth:`unseen`, which treats
+        held-back ids as stored, and in :meth:`_split`, which also looks at the held-back rows."""
         if self._deferred is None:
             self._deferred = []
 

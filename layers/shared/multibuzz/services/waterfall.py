@@ -20,6 +20,7 @@ from multibuzz.domain.waterfall import (
     CouponMatch,
     InfluencerCredit,
     LinkMatch,
+    TouchOrder,
     TouchRef,
     candidate_ref_codes,
     decide,
@@ -48,7 +49,9 @@ def resolve_influencer(
     coupon_code: str | None,
     ref_code: str | None,
     touches: Sequence[TouchRef],
+    touch: TouchOrder = "first",
 ) -> InfluencerCredit | None:
+    """``touch``: the account's ``influencer_touch`` (first or most recent matching touch in step 3)."""
     coupon_row = None
     if coupon_code and coupon_code.strip():
         coupon_row = session.scalar(
@@ -90,4 +93,4 @@ def resolve_influencer(
         )
         for link in link_rows
     }
-    return decide(coupon=coupon, ref_code=ref_code, touches=touches, links=links)
+    return decide(coupon=coupon, ref_code=ref_code, touches=touches, links=links, touch=touch)
