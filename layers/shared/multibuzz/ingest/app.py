@@ -8,7 +8,6 @@ to the database here.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, status
@@ -21,6 +20,7 @@ from multibuzz.errors import AuthenticationError, InvalidInputError, MultibuzzEr
 from multibuzz.http.app import create_app
 from multibuzz.http.deps import ContainerDep, KeyAuth
 from multibuzz.http.errors import error_body, readable
+from multibuzz.http.json_body import loads_object
 from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
 from multibuzz.ingest.ratelimit import buckets, retry_after_header
 from multibuzz.ingest.schemas import (
@@ -61,12 +61,17 @@ def writer(request: Request, body: RawBody, principal: KeyAuth, container: Conta
     signature = request.headers.get("x-signature")
     required = principal.account_settings.get("require_signature") is True
     if signature is not None or required:
+        header = "X-Signature"
         if not signature:
-            raise AuthenticationError("this account requires an X-Signature header (HMAC-SHA256 of the body)")
+            raise AuthenticationError(
+                "this account requires an X-Signature header (HMAC-SHA256 of the body)", field=header
+            )
+        if not signature.isascii():  # a hex digest is ASCII; anything else cannot match (and hmac refuses it)
+            raise AuthenticationError("X-Signature must be the hex HMAC-SHA256 of the body (ASCII)", field=header)
         if not principal.signing_secret:
-            raise AuthenticationError("X-Signature sent but this API key has no signing secret")
+            raise AuthenticationError("X-Signature sent but this API key has no signing secret", field=header)
         if not verify(principal.signing_secret, body, signature):
-            raise AuthenticationError("invalid X-Signature")
+            raise AuthenticationError("invalid X-Signature", field=header)
     return principal
 
 
@@ -74,18 +79,7 @@ Writer = Annotated[KeyPrincipal, Depends(writer)]
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedJsonError("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("request body must be a JSON object", field="body")
-    return data
-
-
-class MalformedJsonError(MultibuzzError):
-    status = 400
-    code = "malformed_json"
+    return loads_object(body)
 
 
 def _ingestor(principal: KeyPrincipal, container: Container) -> Ingestor:
