@@ -58,7 +58,8 @@ def conversion_answer(
     conversion: Conversion, visitor_key: str | None, attribution: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Both shapes clients read: ``{"conversion": {…}, "attribution": …}`` and the flat seed-004 fields
-    (``id``, ``visitor_id``, ``conversion_type``, ``revenue``, ``converted_at``, ``status``) at the top."""
+    (``id``, ``visitor_id``, ``conversion_type``, ``revenue``, ``converted_at``, ``status``,
+    ``failure_reason``) at the top."""
     view = conversion_view(conversion, visitor_key)
     return {
         "id": view["id"],
@@ -68,6 +69,7 @@ def conversion_answer(
         "currency": view["currency"],
         "converted_at": view["occurred_at"],
         "status": view["status"],
+        "failure_reason": view["failure_reason"],
         "conversion": view,
         "attribution": attribution,
     }
