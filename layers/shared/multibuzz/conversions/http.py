@@ -63,9 +63,11 @@ def accept_conversion(
             service.enqueue(container, conversion)
         except QueueUnavailableError as exc:
             logger.error("conversion could not be queued", extra={"conversion_id": conversion.id})
+            if created:  # nothing half-accepted: the row goes, the client retries the whole request
+                session.delete(conversion)
+                session.commit()
             raise ServiceUnavailableError(
-                "the conversion was stored but could not be queued for attribution; retry with the same "
-                "Idempotency-Key to finish"
+                "the attribution queue is unavailable; nothing was recorded, retry shortly"
             ) from exc
     attribution = None
     if wait > 0:
