@@ -191,3 +191,48 @@ def test_wait_is_bounded_at_10_seconds(api: Api, container: Container) -> None:
     assert container.local_queue.depth("ingest") == 0
     with container.session() as db:
         assert db.scalar(select(func.count()).select_from(Conversion)) == 0
+
+
+def test_one_visitor_id_in_every_public_answer(api: Api, container: Container) -> None:
+    """The client's visitor id is the only one any answer shows: never our internal ``vis_…`` id."""
+    tenant = api.tenant("One id")
+    key = api.auth(tenant.api_key)
+    answers = [
+        api.client.post("/api/v1/sessions", json={"session": {"visitor_id": VISITOR, "url": "https://s.example/"}},
+                        headers=key),
+        api.client.post("/api/v1/events", json={"events": [{"event_type": "page_view", "visitor_id": VISITOR}]},
+                        headers=key),
+        api.client.post("/api/v1/events", json={"action": "purchase", "visitor_id": VISITOR, "value": 5}, headers=key),
+        api.client.post("/api/v1/event/signup", json={"visitor_id": VISITOR, "value": 1}, headers=key),
+        api.client.post("/api/v1/identify", json={"user_id": "u-1", "visitor_id": VISITOR}, headers=key),
+    ]  # fmt: skip
+    drain(container)
+    answers.append(post(api, tenant, {"conversion_type": "purchase", "visitor_id": VISITOR, "revenue": "9"}))
+    drain(container)
+    owner = api.auth(tenant.owner_token)
+    conversion_id = answers[-1].json()["id"]
+    answers += [
+        api.client.get(f"/api/v1/conversions/{conversion_id}", headers=owner),
+        api.client.get("/api/v1/conversions", headers=owner),
+        api.client.get(f"/api/v1/visitors/{VISITOR}", headers=owner),
+        api.client.get("/api/v1/events", headers=owner),
+        api.client.get("/api/v1/attributions", params={"visitor_id": VISITOR}, headers=owner),
+    ]
+    for answer in answers:
+        assert answer.status_code < 300, (answer.request.url, answer.text)
+        assert "vis_" not in answer.text, (answer.request.url, answer.text)
+    visitor_ids = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                if name in ("visitor_id", "visitor"):
+                    visitor_ids.add(item)
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for answer in answers:
+        collect(answer.json())
+    assert visitor_ids == {VISITOR}
