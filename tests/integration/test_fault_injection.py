@@ -5,20 +5,23 @@
     that cannot be opened). Every message is reported failed and returns to the queue; once the
     database is back each event, session, identity and conversion is stored exactly once.
 (b) The queue is unavailable at ingestion: the local queue's file cannot be opened (its path is a
-    directory), or SQS is an endpoint that refuses connections. Every ingestion route answers 503
+    directory), SQS is an endpoint that refuses connections, or (a fake adapter) the queue answers
+    but refuses every message. Every ingestion route answers 503
     with ``Retry-After`` and nothing of the request is queued or stored; the same request succeeds
     once the queue is back.
 
-No function of ours is patched: the failures are the ones the real drivers raise.
+No function of ours is patched: the failures are the ones the real drivers raise (the last case is a
+fake queue adapter, as SQS's per-entry failures cannot be provoked on demand).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from multibuzz.adapters.queue.base import OutgoingMessage, SendResult
 from multibuzz.bootstrap import Container, use_container
 from multibuzz.db.models import AttributionCredit, Conversion, Event, Identity, Visitor, VisitSession
 from sqlalchemy import Engine, create_engine, func, select
@@ -194,6 +197,25 @@ def refusing_sqs(
     use_container(container)
 
 
+class EntriesRefused:
+    """A queue that is reachable but refuses every message, as SQS reports entries in ``Failed``."""
+
+    def send_batch(self, queue: str, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        return [SendResult(index, None, "ServiceUnavailable") for index in range(len(messages))]
+
+
+@pytest.fixture
+def entries_refused(container: Container, database_url: str, tmp_path: Path) -> Iterator[Container]:
+    broken = Container(
+        make_settings(tmp_path / "refused", database_url, conversion_lookup_grace_seconds=0),
+        engine=container.engine,
+        queue=EntriesRefused(),
+    )
+    use_container(broken)
+    yield broken
+    use_container(container)
+
+
 BATCH = [{"event_type": "page_view", "visitor_id": v, "event_id": f"q-{v[-1]}"} for v in VISITORS]
 REQUESTS = [
     ("/api/v1/events", {"events": BATCH}),
@@ -224,7 +246,7 @@ def _queue_down(api: Api, container: Container, key: str) -> None:
     assert _count(container, Conversion) == 0, "no conversion is left pending without its message"
 
 
-@pytest.mark.parametrize("outage", ["unopenable_queue", "refusing_sqs"])
+@pytest.mark.parametrize("outage", ["unopenable_queue", "refusing_sqs", "entries_refused"])
 def test_queue_down_at_ingestion_is_a_clear_503_and_nothing_half_accepted(
     api: Api, container: Container, outage: str, request: pytest.FixtureRequest
 ) -> None:

@@ -16,7 +16,14 @@ from pydantic import ValidationError
 
 from multibuzz.auth.signatures import verify
 from multibuzz.bootstrap import Container
-from multibuzz.errors import AuthenticationError, InvalidInputError, MultibuzzError, NotFoundError, RateLimitedError
+from multibuzz.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    MultibuzzError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
 from multibuzz.http.app import create_app
 from multibuzz.http.deps import ContainerDep, KeyAuth
 from multibuzz.http.errors import error_body, readable
@@ -109,6 +116,8 @@ class BatchValidationError(InvalidInputError):
 
 def _batch_response(outcome: BatchOutcome) -> JSONResponse:
     """202 when at least one event was accepted; 422 (same body, plus error/message) when none was."""
+    if outcome.refused_by_queue():
+        raise ServiceUnavailableError("the ingest queue refused every event; nothing was accepted, retry shortly")
     body = outcome.body()
     if outcome.accepted:
         return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
@@ -163,6 +172,8 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
     if errors:
         return _single_error(errors)
     outcome = ingestor.track(valid, errors, idempotency_key=idempotency_key)
+    if outcome.refused_by_queue():
+        raise ServiceUnavailableError("the ingest queue refused the event; nothing was accepted, retry shortly")
     if not outcome.accepted:
         return _single_error(outcome.errors)
     event_id = outcome.accepted[0][1]
