@@ -153,7 +153,9 @@ def attributions(
     if model:
         query = query.where(AttributionCredit.model == model)
     if visitor_id:
-        query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(Visitor.visitor_key == visitor_id)
+        query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(
+            or_(Visitor.visitor_key == visitor_id, Visitor.id == visitor_id)
+        )
     result: dict[str, list[dict[str, Any]]] = {m: [] for m in ([model] if model else MODELS)}
     for row_model, currency, group, credits, revenue, touched in session.execute(query):
         result.setdefault(row_model, []).append(
