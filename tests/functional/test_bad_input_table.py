@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 from multibuzz.bootstrap import Container
-from multibuzz.db.models import Conversion, Visitor
+from multibuzz.db.models import Conversion, Event, Identity, Visitor
+from multibuzz.http.json_body import MAX_MAP_DEPTH
 from multibuzz.services.context import Actor
 from multibuzz.services.tenancy import Tenancy
 from sqlalchemy import func, select
 
+from infra.local.dispatch import deliver_once, load_handler
 from tests.conftest import Api
 
 VISITOR = "b" * 64
@@ -142,8 +144,8 @@ CASES = [
          lambda r: r.map_field, "validation_error", lambda r: r.name in PROPERTY_MAPS),
     Case("NUL in a url", lambda r: _with_map(r, "https://shop.example/" + NUL), 422, lambda r: "session.url",
          "validation_error", lambda r: r.name == "sessions"),
-    Case("properties nested 40 deep", lambda r: _with_map(r, _nested(40)), 422, lambda r: r.map_field,
-         "validation_error", lambda r: r.name in PROPERTY_MAPS),
+    Case("properties nested one level too deep", lambda r: _with_map(r, _nested(MAX_MAP_DEPTH + 1)), 422,
+         lambda r: r.map_field, "validation_error", lambda r: r.name in PROPERTY_MAPS),
     Case("timestamp in year 1", lambda r: _with_time(r, "0001-01-01T00:00:00Z"), 422, lambda r: r.time_field,
          "validation_error"),
     Case("timestamp as epoch -62135596800 (year 1)", lambda r: _with_time(r, -62135596800), 422,
@@ -244,3 +246,27 @@ def test_the_table_covers_every_ingestion_route() -> None:
         if "POST" in getattr(route, "methods", set())
     }
     assert posts == {r.path for r in ROUTES}
+
+
+def test_the_deepest_accepted_properties_are_stored(api: Api, container: Container) -> None:
+    """The depth limit is below what the database's JSON column takes: an accepted map is never
+    refused by the consumer (which would lose the event after its 202)."""
+    object.__setattr__(container.settings, "conversion_lookup_grace_seconds", 0.0)
+    key = {"authorization": f"Bearer {_signed_key_with_visitor(container)}"}
+    deep = _nested(MAX_MAP_DEPTH)
+    for route in ROUTES:
+        if route.name in PROPERTY_MAPS:
+            body = route.body(**{route.map_key: deep})
+            response = api.client.post(route.path, json=body, headers=key)
+            assert response.status_code in (200, 202), (route.name, response.text)
+    handler = load_handler("attribution")
+    while deliver_once(container.local_queue, "ingest", handler, backoff_seconds=0).received:
+        pass
+    assert container.local_queue.dead_letters("ingest") == []
+    with container.session() as db:
+        stored = db.scalars(select(Event.properties)).all()
+        traits = db.scalar(select(Identity.traits))
+        conversions = db.scalars(select(Conversion.properties)).all()
+    assert len(stored) == 3 and all(p.get("n") == deep["n"] for p in stored)
+    assert traits == deep
+    assert len(conversions) == 3 and all(p.get("n") == deep["n"] for p in conversions)

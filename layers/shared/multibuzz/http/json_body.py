@@ -4,8 +4,9 @@
   ``RecursionError``.
 - A NUL character (``\\u0000``) in any key or string value is refused, naming the field: the
   databases, logs and CSV exports downstream handle it badly and no client means it.
-- Free-form maps (properties, traits) are bounded in depth with :func:`depth` — MySQL's JSON type
-  stops at 100 levels, and a message that the database refuses would dead-letter after the 202.
+- Free-form maps (properties, traits) are bounded in depth with :func:`depth` — MariaDB's JSON
+  column refuses 32 levels (MySQL 100), and a message that the database refuses would dead-letter
+  after the 202.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from multibuzz.errors import InvalidInputError, MultibuzzError
 
-MAX_MAP_DEPTH = 32  # levels of objects/arrays inside properties or traits
+MAX_MAP_DEPTH = 16  # levels of objects/arrays in properties or traits (MariaDB's JSON type stops at 31)
 
 
 class MalformedJsonError(MultibuzzError):
