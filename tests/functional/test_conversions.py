@@ -147,7 +147,18 @@ def test_validation_messages_name_the_field(api: Api) -> None:
         (
             {"conversion_type": "purchase", "visitor_id": "x", "currency": "dollars"},
             "currency",
-            "currency must be a 3-letter ISO 4217 code",
+            "currency must be an active ISO 4217 code (EUR, USD, …)",
+        ),
+        (
+            {"conversion_type": "purchase", "visitor_id": "x", "currency": "ZZZ"},
+            "currency",
+            "currency must be an active ISO 4217 code (EUR, USD, …)",
+        ),
+        ({"conversion_type": "purchase", "visitor_id": "x", "revenue": -5}, "revenue", "revenue must not be negative"),
+        (
+            {"conversion_type": "purchase", "visitor_id": "x", "timestamp": "0001-01-01T00:00:00Z"},
+            "timestamp",
+            "timestamp is before the year 2000",
         ),
     ]
     for body, field, message in cases:

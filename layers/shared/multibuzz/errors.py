@@ -53,5 +53,11 @@ class RateLimitedError(MultibuzzError):
 
 
 class ServiceUnavailableError(MultibuzzError):
+    """503 with ``Retry-After`` (seconds): a dependency (queue, database) is down; nothing was accepted."""
+
     status = 503
     code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     api_key_rate_limit_per_minute: int = Field(default=6000, ge=1)
     # A conversion may name a visitor whose first hits are still in the ingest queue: look again for this long.
     conversion_lookup_grace_seconds: float = Field(default=2.0, ge=0, le=10)
-    conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=30)
+    conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=10)  # ?wait is 0-10 s; this may lower it
 
     # Local runner
     host: str = "127.0.0.1"

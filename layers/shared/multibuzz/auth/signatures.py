@@ -12,8 +12,8 @@ def sign(secret: str, body: bytes) -> str:
 
 def verify(secret: str, body: bytes, signature: str | None) -> bool:
     """Accepts ``<hex>`` or ``sha256=<hex>``."""
-    if not signature:
-        return False
+    if not signature or not signature.isascii():
+        return False  # a hex digest is ASCII; hmac.compare_digest raises on other text
     candidate = signature.strip()
     if candidate.startswith("sha256="):
         candidate = candidate[len("sha256=") :]

@@ -6,20 +6,68 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from multibuzz.bootstrap import Container
 from multibuzz.consumers.envelope import Envelope
 from multibuzz.consumers.hooks import on_event_conversions, on_identity_linked
 from multibuzz.consumers.registry import handles, handles_batch
-from multibuzz.db.models import Account, Conversion, Event, Visitor
+from multibuzz.db.models import Account, AttributionCredit, Conversion, Event, Visitor
+from multibuzz.observability import get_logger
 from multibuzz.services.attribution import DEFAULT_LOOKBACK_DAYS, attribute_conversion, attribute_conversions
 from multibuzz.services.conversions import KIND
+
+logger = get_logger()
 
 
 class ConversionMissingError(LookupError):
     pass
+
+
+# Errors that another delivery cannot cure: the conversion's own data cannot be attributed (a date out of
+# range, a value the arithmetic refuses, a row the database refuses as data). Such a conversion ends
+# ``failed`` with the reason, visible in GET /conversions/{id}, instead of pending until the DLQ. Anything
+# else (the database unreachable, a deadlock, a lock timeout) propagates and the message is retried.
+NON_RETRYABLE: tuple[type[BaseException], ...] = (ArithmeticError, ValueError, TypeError, DataError)
+DONE = ("attributed", "failed")
+
+
+def mark_failed(session: Session, container: Container, conversion: Conversion, exc: BaseException) -> None:
+    """``failed`` with a reason; any credit rows of the attempt are removed (idempotent)."""
+    reason = f"cannot be attributed: {type(exc).__name__}: {exc}"[:500]
+    session.execute(
+        delete(AttributionCredit).where(
+            AttributionCredit.conversion_id == conversion.id,
+            AttributionCredit.version > conversion.attribution_version,
+        )
+    )
+    conversion.status = "failed"
+    conversion.attribution_meta = {
+        **(conversion.attribution_meta or {}),
+        "failure": {"reason": reason, "at": container.clock.now().isoformat()},
+    }
+    session.flush()
+    logger.warning("conversion failed", extra={"conversion_id": conversion.id, "reason": reason})
+
+
+def attribute_or_fail(session: Session, container: Container, conversions: list[Conversion]) -> None:
+    """Attribute together; if that fails for a non-retryable reason, one by one, failing only the culprits."""
+    if not conversions:
+        return
+    try:
+        attribute_conversions(session, container, conversions)
+        return
+    except NON_RETRYABLE as exc:
+        if len(conversions) == 1:
+            mark_failed(session, container, conversions[0], exc)
+            return
+    for conversion in conversions:
+        try:
+            attribute_conversions(session, container, [conversion])
+        except NON_RETRYABLE as exc:
+            mark_failed(session, container, conversion, exc)
 
 
 @handles(KIND)
@@ -28,9 +76,9 @@ def attribute_message(envelope: Envelope, session: Session, container: Container
     conversion = session.get(Conversion, conversion_id, with_for_update=True)
     if conversion is None or conversion.account_id != envelope.account_id:
         raise ConversionMissingError(f"conversion {conversion_id!r} not found for account {envelope.account_id!r}")
-    if conversion.status == "attributed":
-        return  # redelivery: already done
-    attribute_conversion(session, container, conversion)
+    if conversion.status in DONE:
+        return  # redelivery: already done (or failed for good)
+    attribute_or_fail(session, container, [conversion])
 
 
 @handles_batch(KIND)
@@ -46,8 +94,8 @@ def attribute_messages(envelopes: list[Envelope], session: Session, container: C
     missing = [i for i in ids if i not in found or found[i].account_id != envelopes[0].account_id]
     if missing:
         raise ConversionMissingError(f"conversions not found: {', '.join(missing)}")
-    todo = [found[i] for i in dict.fromkeys(ids) if found[i].status != "attributed"]
-    attribute_conversions(session, container, todo)
+    todo = [found[i] for i in dict.fromkeys(ids) if found[i].status not in DONE]
+    attribute_or_fail(session, container, todo)
 
 
 @on_event_conversions
@@ -87,7 +135,7 @@ def conversions_from_events(
         created.append(conversion)
     if created:
         session.flush()
-        attribute_conversions(session, container, created)
+        attribute_or_fail(session, container, created)
 
 
 @on_identity_linked

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -13,17 +12,19 @@ from sqlalchemy.orm import Session
 from multibuzz.adapters.queue.base import QueueUnavailableError
 from multibuzz.bootstrap import Container
 from multibuzz.conversions.request import Problems, parse_conversion
-from multibuzz.conversions.views import attribution_view, conversion_view
+from multibuzz.conversions.views import attribution_view, conversion_answer, visitor_keys
 from multibuzz.db.models import Conversion
 from multibuzz.errors import ServiceUnavailableError
 from multibuzz.http.deps import ContainerDep
 from multibuzz.http.errors import error_body
-from multibuzz.http.signing import SignedKeyAuth
+from multibuzz.http.json_body import loads_object
+from multibuzz.ingest.app import RawBody, Writer
 from multibuzz.observability import get_logger
 from multibuzz.services import conversions as service
 
 router = APIRouter(prefix="/api/v1", tags=["conversions"])
 logger = get_logger("events")
+MAX_WAIT_SECONDS = 10.0  # ``?wait`` above this is a 422; the setting conversion_max_wait_seconds may lower it
 
 
 def _invalid(problems: Problems) -> JSONResponse:
@@ -62,9 +63,11 @@ def accept_conversion(
             service.enqueue(container, conversion)
         except QueueUnavailableError as exc:
             logger.error("conversion could not be queued", extra={"conversion_id": conversion.id})
+            if created:  # nothing half-accepted: the row goes, the client retries the whole request
+                session.delete(conversion)
+                session.commit()
             raise ServiceUnavailableError(
-                "the conversion was stored but could not be queued for attribution; retry with the same "
-                "Idempotency-Key to finish"
+                "the attribution queue is unavailable; nothing was recorded, retry shortly"
             ) from exc
     attribution = None
     if wait > 0:
@@ -74,32 +77,33 @@ def accept_conversion(
     elif conversion.status == "attributed":
         attribution = attribution_view(session, conversion)
     status = 201 if attribution is not None else 202
-    payload = {"conversion": conversion_view(conversion), "attribution": attribution, "duplicate": not created}
+    key = visitor_keys(session, [conversion]).get(conversion.visitor_id or "")
+    payload = {**conversion_answer(conversion, key, attribution), "duplicate": not created}
     return JSONResponse(payload, status_code=status)
 
 
 @router.post("/conversions", status_code=202, summary="Record a conversion; attribution follows asynchronously")
-async def post_conversion(
+def post_conversion(
     request: Request,
-    principal: SignedKeyAuth,
+    principal: Writer,
+    body: RawBody,
     container: ContainerDep,
-    wait: float = Query(default=0, ge=0, le=30, description="Seconds to wait for the attribution (bounded)"),
+    wait: float = Query(
+        default=0,
+        ge=0,
+        le=MAX_WAIT_SECONDS,
+        description=f"Seconds (0-{MAX_WAIT_SECONDS:g}) to wait for the attribution; 201 with it when it is ready",
+    ),
 ) -> JSONResponse:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
-        return JSONResponse(error_body("malformed_json", "request body is not valid JSON"), status_code=400)
-    from starlette.concurrency import run_in_threadpool
-
-    def work() -> JSONResponse:
-        with container.session() as session:
-            return accept_conversion(
-                body,
-                principal_account=principal.account_id,
-                container=container,
-                session=session,
-                idempotency_key=request.headers.get("idempotency-key"),
-                wait=wait,
-            )
-
-    return await run_in_threadpool(work)
+    """Same limits as ``/events`` (the ``Writer`` and ``RawBody`` dependencies): 1 MB body, the per-key
+    rate limit, the ``X-Signature`` check; then the body as one JSON object."""
+    data = loads_object(body)
+    with container.session() as session:
+        return accept_conversion(
+            data,
+            principal_account=principal.account_id,
+            container=container,
+            session=session,
+            idempotency_key=request.headers.get("idempotency-key"),
+            wait=wait,
+        )

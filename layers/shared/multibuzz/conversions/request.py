@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from multibuzz.clock import ensure_utc
+from multibuzz.domain.currencies import is_currency
+from multibuzz.http.json_body import MAX_MAP_DEPTH, depth
+from multibuzz.ingest.schemas import MAX_FUTURE, MIN_TIMESTAMP, parse_timestamp
 
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 MAX_REVENUE = Decimal("1e13")
@@ -49,14 +52,16 @@ def _text(value: Any, limit: int) -> str | None:
     return text or None
 
 
-def _timestamp(value: Any) -> datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        from datetime import UTC
-
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        return ensure_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    raise ValueError("must be an ISO-8601 string or epoch seconds")
+def _timestamp(value: Any, now: datetime) -> datetime:
+    """The events' rules (multibuzz.ingest.schemas): ISO-8601 or epoch seconds, from 2000 to a day ahead."""
+    moment = parse_timestamp(value)
+    if moment is None:
+        raise ValueError("must be an ISO-8601 date-time or epoch seconds")
+    if moment > now + MAX_FUTURE:
+        raise ValueError("is more than 1 day in the future")
+    if moment < MIN_TIMESTAMP:
+        raise ValueError("is before the year 2000")
+    return ensure_utc(moment)
 
 
 def parse_conversion(body: Any, *, now: datetime, idempotency_header: str | None) -> ConversionRequest | Problems:
@@ -89,18 +94,22 @@ def parse_conversion(body: Any, *, now: datetime, idempotency_header: str | None
             revenue = Decimal(str(raw_revenue))
             if not revenue.is_finite() or abs(revenue) >= MAX_REVENUE:
                 raise InvalidOperation
+            if revenue < 0:  # the same rule as the unified form's value: a refund is not a conversion
+                problems.add("revenue", "revenue must not be negative")
         except (InvalidOperation, ValueError):
             problems.add("revenue", "Revenue must be numeric")
 
     currency = data.get("currency") or "USD"
-    if not isinstance(currency, str) or not _CURRENCY.match(currency):
-        problems.add("currency", "currency must be a 3-letter ISO 4217 code")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency) or not is_currency(currency):
+        problems.add("currency", "currency must be an active ISO 4217 code (EUR, USD, …)")
         currency = "USD"
 
     properties = data.get("properties") or {}
     if not isinstance(properties, dict):
         problems.add("properties", "properties must be an object")
         properties = {}
+    elif depth(properties) > MAX_MAP_DEPTH:
+        problems.add("properties", f"properties are nested more than {MAX_MAP_DEPTH} levels deep")
 
     flags = {}
     for name in ("is_acquisition", "inherit_acquisition"):
@@ -114,9 +123,7 @@ def parse_conversion(body: Any, *, now: datetime, idempotency_header: str | None
     raw_time = data.get("timestamp", data.get("occurred_at"))
     if raw_time is not None:
         try:
-            occurred_at = _timestamp(raw_time)
-            if occurred_at > now + timedelta(days=1):
-                problems.add("timestamp", "timestamp is more than a day in the future")
+            occurred_at = _timestamp(raw_time, now)
         except (ValueError, OverflowError, OSError) as exc:
             problems.add("timestamp", f"timestamp {exc}")
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from multibuzz.db.models import AttributionCredit, Conversion
+from multibuzz.db.models import AttributionCredit, Conversion, Visitor
 from multibuzz.domain.attribution import MODELS, minor_units
 
 
@@ -20,7 +20,22 @@ def fraction(value: Decimal) -> str:
     return format(Decimal(value).normalize(), "f") if value else "0"
 
 
-def conversion_view(conversion: Conversion) -> dict[str, Any]:
+def visitor_keys(session: Session, conversions: list[Conversion]) -> dict[str, str]:
+    """Our visitor ids → the client's own visitor ids (the only visitor id a public answer shows)."""
+    ids = {c.visitor_id for c in conversions if c.visitor_id}
+    if not ids:
+        return {}
+    rows = session.execute(select(Visitor.id, Visitor.visitor_key).where(Visitor.id.in_(ids))).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def failure_reason(conversion: Conversion) -> str | None:
+    failure = (conversion.attribution_meta or {}).get("failure")
+    return str(failure.get("reason")) if isinstance(failure, dict) and conversion.status == "failed" else None
+
+
+def conversion_view(conversion: Conversion, visitor_key: str | None) -> dict[str, Any]:
+    """``visitor_key``: the client's visitor id for ``conversion.visitor_id`` (see :func:`visitor_keys`)."""
     properties = {k: v for k, v in (conversion.properties or {}).items() if not k.startswith("_")}
     return {
         "id": conversion.id,
@@ -29,12 +44,34 @@ def conversion_view(conversion: Conversion) -> dict[str, Any]:
         "revenue": money(conversion.revenue, conversion.currency),
         "currency": conversion.currency,
         "occurred_at": conversion.occurred_at.isoformat(),
-        "visitor_id": conversion.visitor_id,
+        "visitor_id": visitor_key,
         "identity_id": conversion.identity_id,
         "event_id": conversion.event_id,
         "is_acquisition": conversion.is_acquisition,
         "inherit_acquisition": conversion.inherit_acquisition,
         "properties": properties,
+        "failure_reason": failure_reason(conversion),
+    }
+
+
+def conversion_answer(
+    conversion: Conversion, visitor_key: str | None, attribution: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Both shapes clients read: ``{"conversion": {…}, "attribution": …}`` and the flat seed-004 fields
+    (``id``, ``visitor_id``, ``conversion_type``, ``revenue``, ``converted_at``, ``status``,
+    ``failure_reason``) at the top."""
+    view = conversion_view(conversion, visitor_key)
+    return {
+        "id": view["id"],
+        "visitor_id": view["visitor_id"],
+        "conversion_type": view["conversion_type"],
+        "revenue": view["revenue"],
+        "currency": view["currency"],
+        "converted_at": view["occurred_at"],
+        "status": view["status"],
+        "failure_reason": view["failure_reason"],
+        "conversion": view,
+        "attribution": attribution,
     }
 
 

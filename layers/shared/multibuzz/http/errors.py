@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from multibuzz.errors import MultibuzzError, RateLimitedError
+from multibuzz.errors import MultibuzzError
 from multibuzz.observability import get_logger
 
 
@@ -63,7 +63,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MultibuzzError)
     async def _domain(_: Request, exc: MultibuzzError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.message}] if exc.field else None
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimitedError) else None
+        retry_after = getattr(exc, "retry_after", None)  # 429 and 503
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return JSONResponse(error_body(exc.code, exc.message, errors), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

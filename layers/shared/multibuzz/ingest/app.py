@@ -8,7 +8,6 @@ to the database here.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, status
@@ -17,10 +16,18 @@ from pydantic import ValidationError
 
 from multibuzz.auth.signatures import verify
 from multibuzz.bootstrap import Container
-from multibuzz.errors import AuthenticationError, InvalidInputError, MultibuzzError, NotFoundError, RateLimitedError
+from multibuzz.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    MultibuzzError,
+    NotFoundError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
 from multibuzz.http.app import create_app
 from multibuzz.http.deps import ContainerDep, KeyAuth
 from multibuzz.http.errors import error_body, readable
+from multibuzz.http.json_body import loads_object
 from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
 from multibuzz.ingest.ratelimit import buckets, retry_after_header
 from multibuzz.ingest.schemas import (
@@ -61,12 +68,17 @@ def writer(request: Request, body: RawBody, principal: KeyAuth, container: Conta
     signature = request.headers.get("x-signature")
     required = principal.account_settings.get("require_signature") is True
     if signature is not None or required:
+        header = "X-Signature"
         if not signature:
-            raise AuthenticationError("this account requires an X-Signature header (HMAC-SHA256 of the body)")
+            raise AuthenticationError(
+                "this account requires an X-Signature header (HMAC-SHA256 of the body)", field=header
+            )
+        if not signature.isascii():  # a hex digest is ASCII; anything else cannot match (and hmac refuses it)
+            raise AuthenticationError("X-Signature must be the hex HMAC-SHA256 of the body (ASCII)", field=header)
         if not principal.signing_secret:
-            raise AuthenticationError("X-Signature sent but this API key has no signing secret")
+            raise AuthenticationError("X-Signature sent but this API key has no signing secret", field=header)
         if not verify(principal.signing_secret, body, signature):
-            raise AuthenticationError("invalid X-Signature")
+            raise AuthenticationError("invalid X-Signature", field=header)
     return principal
 
 
@@ -74,18 +86,7 @@ Writer = Annotated[KeyPrincipal, Depends(writer)]
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body) if body else None
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedJsonError("request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("request body must be a JSON object", field="body")
-    return data
-
-
-class MalformedJsonError(MultibuzzError):
-    status = 400
-    code = "malformed_json"
+    return loads_object(body)
 
 
 def _ingestor(principal: KeyPrincipal, container: Container) -> Ingestor:
@@ -115,6 +116,8 @@ class BatchValidationError(InvalidInputError):
 
 def _batch_response(outcome: BatchOutcome) -> JSONResponse:
     """202 when at least one event was accepted; 422 (same body, plus error/message) when none was."""
+    if outcome.refused_by_queue():
+        raise ServiceUnavailableError("the ingest queue refused every event; nothing was accepted, retry shortly")
     body = outcome.body()
     if outcome.accepted:
         return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
@@ -169,6 +172,8 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
     if errors:
         return _single_error(errors)
     outcome = ingestor.track(valid, errors, idempotency_key=idempotency_key)
+    if outcome.refused_by_queue():
+        raise ServiceUnavailableError("the ingest queue refused the event; nothing was accepted, retry shortly")
     if not outcome.accepted:
         return _single_error(outcome.errors)
     event_id = outcome.accepted[0][1]

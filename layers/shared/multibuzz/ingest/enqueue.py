@@ -57,6 +57,11 @@ class BatchOutcome:
     accepted: list[tuple[int, str]] = field(default_factory=list)  # (index, evt_ id)
     errors: list[EventError] = field(default_factory=list)
     conversions: dict[str, str] = field(default_factory=dict)  # evt_ id -> conv_ id (unified purchase)
+    unqueued: int = 0  # valid events the queue refused (reported in errors as "not queued … retry")
+
+    def refused_by_queue(self) -> bool:
+        """Nothing accepted because the queue refused it all: a 503 for the caller, not a 422."""
+        return not self.accepted and self.unqueued > 0
 
     def body(self) -> dict[str, Any]:
         return {
@@ -199,6 +204,7 @@ class Ingestor:
             position, error = result
             for index, _ in members[position]:
                 outcome.errors.append(EventError(index, f"events[{index}]", f"not queued ({error}); retry"))
+                outcome.unqueued += 1
             members[position] = []
         outcome.accepted = sorted(pair for group_members in members for pair in group_members)
         return outcome

@@ -14,7 +14,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+
+from multibuzz.domain.currencies import is_currency
+from multibuzz.http.json_body import MAX_MAP_DEPTH, depth
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENTS_PER_BATCH = 1000
@@ -86,6 +89,8 @@ def _check_time(value: datetime | None, info: ValidationInfo) -> datetime | None
 
 def _properties_size(value: Any) -> Any:
     if isinstance(value, dict):
+        if depth(value) > MAX_MAP_DEPTH:
+            raise ValueError(f"are nested more than {MAX_MAP_DEPTH} levels deep")
         try:
             size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
         except (TypeError, ValueError):
@@ -139,8 +144,8 @@ class EventIn(Base):
 
 
 def _decimal(value: Any) -> Any:
-    if value is None:
-        return None
+    if value is None:  # only an explicit null reaches here: an absent value is simply no value
+        raise ValueError("must be a number (leave it out when there is no value)")
     if isinstance(value, bool):
         raise ValueError("must be a number")
     try:
@@ -152,6 +157,12 @@ def _decimal(value: Any) -> Any:
     return number
 
 
+def _currency(value: str) -> str:
+    if not is_currency(value):
+        raise ValueError("must be an active ISO 4217 currency code (EUR, USD, …)")
+    return value.upper()
+
+
 class UnifiedEventIn(Base):
     """The influencer platform's form: ``{"action": …, "value", "currency", "coupon_code", "ref_code", …}``."""
 
@@ -159,8 +170,9 @@ class UnifiedEventIn(Base):
     event_type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")] | None = None
     visitor_id: Key128 | None = None
     user_id: UserId | None = None
-    value: Annotated[Decimal | None, BeforeValidator(_decimal), Field(ge=0, le=Decimal("1e13"))] = None
-    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
+    # Negative amounts are refused here and on /conversions alike: a refund is not a purchase.
+    value: Annotated[Annotated[Decimal, Field(ge=0, le=Decimal("1e13"))] | None, BeforeValidator(_decimal)] = None
+    currency: Annotated[str, AfterValidator(_currency)] | None = None
     coupon_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     ref_code: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     landing_url: Url | None = None

@@ -11,9 +11,16 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, func, select, tuple_
+from sqlalchemy import Select, and_, func, or_, select, tuple_
 
-from multibuzz.conversions.views import attribution_view, conversion_view, fraction, money
+from multibuzz.conversions.views import (
+    attribution_view,
+    conversion_answer,
+    conversion_view,
+    fraction,
+    money,
+    visitor_keys,
+)
 from multibuzz.db.models import AttributionCredit, Conversion, ModelFit, Visitor
 from multibuzz.domain.attribution import MODELS
 from multibuzz.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -62,9 +69,9 @@ def get_conversion(
         raise NotFoundError("Conversion not found")
     if version is not None and version > conversion.attribution_version:
         raise NotFoundError("that attribution version does not exist")
+    key = visitor_keys(session, [conversion]).get(conversion.visitor_id or "")
     return {
-        "conversion": conversion_view(conversion),
-        "attribution": attribution_view(session, conversion, version),
+        **conversion_answer(conversion, key, attribution_view(session, conversion, version)),
         "versions": list(range(1, conversion.attribution_version + 1)),
     }
 
@@ -74,7 +81,7 @@ def list_conversions(
     reader: AccountReader,
     session: SessionDep,
     conversion_type: str | None = None,
-    status: Literal["pending", "attributed"] | None = None,
+    status: Literal["pending", "attributed", "failed"] | None = None,
     visitor_id: str | None = None,
     start: datetime | None = Query(default=None, alias="from"),
     end: datetime | None = Query(default=None, alias="to"),
@@ -86,15 +93,18 @@ def list_conversions(
         query = query.where(Conversion.conversion_type == conversion_type)
     if status:
         query = query.where(Conversion.status == status)
-    if visitor_id:
-        query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(Visitor.visitor_key == visitor_id)
+    if visitor_id:  # the client's visitor id (also our internal vis_ id, as older answers showed it)
+        query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(
+            or_(Visitor.visitor_key == visitor_id, Visitor.id == visitor_id)
+        )
     if cursor:
         at, ident = _decode_cursor(cursor)
         query = query.where(tuple_(Conversion.occurred_at, Conversion.id) < tuple_(at, ident))
     rows = session.scalars(query.order_by(Conversion.occurred_at.desc(), Conversion.id.desc()).limit(limit + 1)).all()
-    page = rows[:limit]
+    page = list(rows[:limit])
+    keys = visitor_keys(session, page)
     return {
-        "data": [conversion_view(c) for c in page],
+        "data": [conversion_view(c, keys.get(c.visitor_id or "")) for c in page],
         "next_cursor": _encode_cursor(page[-1]) if len(rows) > limit else None,
     }
 
@@ -143,7 +153,9 @@ def attributions(
     if model:
         query = query.where(AttributionCredit.model == model)
     if visitor_id:
-        query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(Visitor.visitor_key == visitor_id)
+        query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(
+            or_(Visitor.visitor_key == visitor_id, Visitor.id == visitor_id)
+        )
     result: dict[str, list[dict[str, Any]]] = {m: [] for m in ([model] if model else MODELS)}
     for row_model, currency, group, credits, revenue, touched in session.execute(query):
         result.setdefault(row_model, []).append(

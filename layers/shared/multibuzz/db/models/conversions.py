@@ -39,7 +39,7 @@ class Conversion(Base):
     inherit_acquisition: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(160), nullable=True)
     lookback_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # per-request override
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | attributed
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | attributed | failed
     attribution_version: Mapped[int] = mapped_column(Integer, default=0)
     attributed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sessions_analyzed: Mapped[int] = mapped_column(Integer, default=0)
