@@ -67,8 +67,10 @@ class Tenancy:
         return list(self.session.scalars(query))
 
     def get_account(self, actor: Actor, account_id: str) -> Account:
+        """Readable by platform admins and by members using a token issued for this very account."""
+        self._require_reader(actor, account_id)
         account = self.session.get(Account, account_id)
-        if account is None or not (actor.is_platform_admin or self._is_member(actor.user_id, account_id)):
+        if account is None:
             raise NotFoundError("account not found")
         return account
 
