@@ -45,10 +45,12 @@ class OwnAccount:
     """No account or object id: the credential's own account is the only scope.
 
     ``probe``: query parameters (A's ids filled in) to read the route with as B; None: not probed.
+    ``refs``: a body naming A's objects; B's writers must be refused (404/422) and nothing stored.
     """
 
     reason: str
     probe: dict[str, str] | None = None
+    refs: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,9 @@ MATRIX: dict[str, Entry] = {
     "POST /api/v1/accounts/{account_id}/activate": Target(),
     # members and invitations
     "GET /api/v1/members": OwnAccount("the token's account", {}),
-    "POST /api/v1/members": OwnAccount("invites into the token's account; ids in the body are validated there"),
+    "POST /api/v1/members": OwnAccount(
+        "invites into the token's account", refs={"email": "x@evil.test", "role": "influencer",
+                                                  "influencer_id": "{influencer_id}"}),
     "DELETE /api/v1/members/{user_id}": Target(),
     "GET /api/v1/invitations": OwnAccount("the token's account", {"include_closed": "true"}),
     "DELETE /api/v1/invitations/{invitation_id}": Target(),
@@ -112,13 +116,17 @@ MATRIX: dict[str, Entry] = {
     "GET /api/v1/influencers/{influencer_id}": Target(),
     "PATCH /api/v1/influencers/{influencer_id}": Target({"name": "pwned"}),
     "POST /api/v1/influencers/{influencer_id}/login": Target({"email": "attacker@evil.test"}),
-    "POST /api/v1/coupons": OwnAccount("creates in the token's account; referenced ids are checked there"),
-    "POST /api/v1/coupons/generate": OwnAccount("creates in the token's account"),
+    "POST /api/v1/coupons": OwnAccount(
+        "creates in the token's account", refs={"code": "STEAL10", "campaign_id": "{campaign_id}"}),
+    "POST /api/v1/coupons/generate": OwnAccount(
+        "creates in the token's account", refs={"influencer_id": "{influencer_id}", "count": 1}),
     "GET /api/v1/coupons": OwnAccount("the token's account", {"influencer_id": "{influencer_id}"}),
     "GET /api/v1/coupons/{coupon_id}": Target(),
     "POST /api/v1/coupons/{coupon_id}/regenerate": Target(),
     "POST /api/v1/coupons/{coupon_id}/invalidate": Target(),
-    "POST /api/v1/links": OwnAccount("creates in the token's account; referenced ids are checked there"),
+    "POST /api/v1/links": OwnAccount(
+        "creates in the token's account", refs={"campaign_id": "{campaign_id}", "influencer_id": "{influencer_id}",
+                                                "destination_url": "https://evil.example/"}),
     "GET /api/v1/links": OwnAccount("the token's account", {"campaign_id": "{campaign_id}"}),
     "GET /api/v1/links/{link_id}": Target(),
     "POST /api/v1/links/{link_id}/regenerate": Target(),
@@ -303,6 +311,18 @@ def test_no_credential_of_another_tenant_reaches_an_object_of_tenant_a(api: Api,
             elif leaked := _leaks(response.text, world, url):
                 failures.append(f"{name} {method} {url} leaks {leaked}")
     assert attempts == 5 * sum(isinstance(e, Target) for e in MATRIX.values())
+    for route, entry in MATRIX.items():  # bodies that reference A's objects from B's own account
+        if not isinstance(entry, OwnAccount) or entry.refs is None:
+            continue
+        method, path = route.split(" ", 1)
+        for name in ("owner", "owner_with_role_in_a"):
+            response = api.client.request(
+                method, path, json=_fill(entry.refs, world.ids), headers=world.credentials[name]
+            )
+            if response.status_code not in (404, 422):
+                failures.append(
+                    f"{name} {route} with A's ids in the body → {response.status_code} {response.text[:200]}"
+                )
     assert not failures, "\n".join(failures)
     assert snapshot(container) == before, "a refused request changed the database"
 
