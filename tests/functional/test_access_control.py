@@ -313,7 +313,7 @@ def test_failed_logins_are_throttled_per_email_alike_for_unknown_addresses(api: 
     from multibuzz.errors import RateLimitedError
 
     with pytest.raises(RateLimitedError):
-        throttle_dep(other).check("owner@guessed.test", None)
+        throttle_dep(other).attempt("owner@guessed.test", None)
     assert count(container, LoginThrottle) >= 2
 
 

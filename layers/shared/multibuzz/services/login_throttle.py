@@ -5,10 +5,12 @@ Every API instance (every Lambda execution environment) reads and writes the sam
 digest of the normalised e-mail — whether or not a user has that address, so the
 answers never reveal which addresses exist — and by the client's IP.
 
-A key may fail ``max_failures`` times per window; then every attempt is refused with 429
-until the window ends (``Retry-After`` says when). A successful login clears its e-mail's
-counter only: it never clears the IP's counter, so one attacker's own account does not
-buy them more guesses at others.
+Each attempt is counted before its password is checked (so parallel guesses on many
+instances cannot overshoot); a key may make ``max`` failed attempts per window, and the
+next one locks it: every attempt then answers 429 until the lock ends (``Retry-After``
+says when), the right password included. A successful login clears its e-mail's counter
+and gives the IP back only its own attempt: it never clears the IP's counter, so one
+attacker's own account does not buy them more guesses at others.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from multibuzz.clock import Clock
@@ -50,15 +52,54 @@ class LoginThrottle:
             keys.append((by_ip, self.max_per_ip))
         return keys
 
-    def check(self, email: str, ip: str | None) -> None:
-        """Raise 429 (with Retry-After) while the e-mail or the IP is locked out."""
+    def attempt(self, email: str, ip: str | None) -> None:
+        """Count this login attempt against the e-mail and the IP *before* the password is checked.
+
+        Counting first (in one committed transaction, rows locked) keeps the limit exact even when
+        many instances verify guesses in parallel. Raises 429 (with Retry-After) while a key is
+        locked, or when this attempt goes over a limit. ``succeeded`` gives a right password's
+        count back.
+        """
         now = self.clock.now()
-        keys = self._limits(email, ip)
-        with self.sessions() as session:
-            rows = session.scalars(select(ThrottleRow).where(ThrottleRow.key.in_([k for k, _ in keys]))).all()
-        wait = max((self._wait(row, now) for row in rows), default=0.0)
+        keys = sorted(self._limits(email, ip))
+        wait = 0.0
+        for _attempt in range(3):
+            try:
+                wait = self._count(keys, now)
+                break
+            except (IntegrityError, OperationalError):  # a concurrent first insert, or a deadlock: again
+                continue
         if wait > 0:
             raise RateLimitedError("too many failed logins; try again later", retry_after=max(1, math.ceil(wait)))
+
+    def _count(self, keys: list[tuple[str, int]], now: datetime) -> float:
+        with self.sessions() as session, session.begin():
+            rows = {
+                row.key: row
+                for row in session.scalars(
+                    select(ThrottleRow)
+                    .where(ThrottleRow.key.in_([k for k, _ in keys]))
+                    .order_by(ThrottleRow.key)
+                    .with_for_update()
+                )
+            }
+            locked = max((self._wait(row, now) for row in rows.values()), default=0.0)
+            if locked > 0:
+                return locked  # refused without counting: a locked key stays locked until its window ends
+            wait = 0.0
+            for key, limit in keys:
+                row = rows.get(key)
+                if row is None:
+                    row = ThrottleRow(key=key, failures=0, window_started_at=now, locked_until=None)
+                    session.add(row)
+                elif row.window_started_at + self.window <= now:
+                    row.failures, row.window_started_at, row.locked_until = 0, now, None
+                row.failures += 1
+                if row.failures > limit:
+                    row.locked_until = now + self.window
+                    wait = max(wait, self.window.total_seconds())
+            session.flush()
+        return wait
 
     @staticmethod
     def _wait(row: ThrottleRow, now: datetime) -> float:
@@ -66,45 +107,14 @@ class LoginThrottle:
             return 0.0
         return (row.locked_until - now).total_seconds()
 
-    def failed(self, email: str, ip: str | None) -> None:
-        """Count one failure against the e-mail and the IP, in a transaction of its own (it must outlive the 401)."""
-        now = self.clock.now()
-        for key, limit in self._limits(email, ip):
-            self._count(key, limit, now)
-
-    def _count(self, key: str, limit: int, now: datetime) -> None:
-        for _attempt in range(3):
-            with self.sessions() as session, session.begin():
-                row = session.scalar(select(ThrottleRow).where(ThrottleRow.key == key).with_for_update())
-                if row is None:
-                    session.add(
-                        ThrottleRow(
-                            key=key,
-                            failures=1,
-                            window_started_at=now,
-                            locked_until=now + self.window if limit <= 1 else None,
-                        )
-                    )
-                    try:
-                        session.flush()
-                    except IntegrityError:  # another instance inserted it first: count again as an update
-                        session.rollback()
-                        continue
-                    return
-                if row.window_started_at + self.window <= now and (row.locked_until is None or row.locked_until <= now):
-                    row.failures = 1
-                    row.window_started_at = now
-                    row.locked_until = None
-                else:
-                    session.execute(
-                        update(ThrottleRow).where(ThrottleRow.key == key).values(failures=ThrottleRow.failures + 1)
-                    )
-                    session.refresh(row)
-                if row.failures >= limit and row.locked_until is None:
-                    row.locked_until = now + self.window
-                return
-
-    def succeeded(self, email: str) -> None:
-        """A right password clears the e-mail's counter (never the IP's)."""
+    def succeeded(self, email: str, ip: str | None) -> None:
+        """A right password: the e-mail's counter is cleared; the IP gets this attempt back, nothing more."""
         with self.sessions() as session, session.begin():
             session.execute(delete(ThrottleRow).where(ThrottleRow.key == email_key(email)))
+            by_ip = ip_key(ip)
+            if by_ip is not None:
+                session.execute(
+                    update(ThrottleRow)
+                    .where(ThrottleRow.key == by_ip, ThrottleRow.failures > 0)
+                    .values(failures=ThrottleRow.failures - 1)
+                )

@@ -27,6 +27,10 @@ from multibuzz.services.context import DEFAULT_KEY_SCOPES, KEY_SCOPES, Actor, Ke
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
+class BadCredentialsError(AuthenticationError):
+    """A wrong password or an unknown e-mail (one message for both): what login throttling counts."""
+
+
 def slugify(name: str) -> str:
     return _SLUG_RE.sub("-", name.lower()).strip("-")[:90] or "account"
 
@@ -180,7 +184,7 @@ class Tenancy:
     ) -> tuple[str, User, str | None]:
         user = self.session.scalar(select(User).where(User.email == email.strip().lower()))
         if not passwords.verify_password(password, user.password_hash if user else None) or user is None:
-            raise AuthenticationError("invalid email or password")
+            raise BadCredentialsError("invalid email or password")
         if not user.is_active:
             raise AuthenticationError("user is deactivated")
         memberships = list(

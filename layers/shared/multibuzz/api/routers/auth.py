@@ -16,6 +16,7 @@ from multibuzz.api.schemas import (
 )
 from multibuzz.errors import AuthenticationError
 from multibuzz.http.deps import ContainerDep, CurrentActor, TenancyDep
+from multibuzz.services.tenancy import BadCredentialsError
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -36,7 +37,7 @@ def login(
     body: LoginIn, request: Request, tenancy: TenancyDep, container: ContainerDep, throttle: ThrottleDep
 ) -> TokenOut:
     ip = client_ip(request)
-    throttle.check(body.email, ip)  # the same for addresses that exist and those that do not
+    throttle.attempt(body.email, ip)  # counted first, the same for addresses that exist and those that do not
     expires = timedelta(minutes=container.settings.jwt_expiry_minutes)
     try:
         token, _user, account_id = tenancy.login(
@@ -46,11 +47,12 @@ def login(
             expires_in=expires,
             account_id=body.account_id,
         )
-    except AuthenticationError as exc:
-        if exc.message == "invalid email or password":
-            throttle.failed(body.email, ip)
+    except BadCredentialsError:
         raise
-    throttle.succeeded(body.email)
+    except AuthenticationError:  # the password was right (e.g. not a member of that account)
+        throttle.succeeded(body.email, ip)
+        raise
+    throttle.succeeded(body.email, ip)
     return TokenOut(access_token=token, expires_in=int(expires.total_seconds()), account_id=account_id)
 
 
