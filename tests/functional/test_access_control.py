@@ -317,6 +317,16 @@ def test_failed_logins_are_throttled_per_email_alike_for_unknown_addresses(api: 
     assert count(container, LoginThrottle) >= 2
 
 
+def test_parallel_guesses_cannot_overshoot_the_limit(api: Api, container: Container) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api.tenant("Parallel")
+    limit = container.settings.login_max_failures_per_email
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda i: _login(api, "owner@parallel.test", f"guess-{i}").status_code, range(16)))
+    assert sorted(statuses) == [401] * limit + [429] * (16 - limit)
+
+
 def test_a_success_does_not_reset_the_ip_counter(api: Api, container: Container, tmp_path: Path) -> None:
     tenant = api.tenant("Many guesses")
     container.settings = make_settings(
