@@ -177,30 +177,61 @@ class Api:
         return str(response.json()["access_token"])
 
     def tenant(self, name: str) -> Tenant:
+        """A new account with an owner (invited by the platform admin, accepted) and an ingest+read API key."""
         admin = self.admin_token()
         created = self.client.post("/api/v1/accounts", json={"name": name}, headers=self.auth(admin))
         assert created.status_code == 201, created.text
         account_id = created.json()["id"]
         admin_in_account = self.login("root@multibuzz.test", account_id)
         email = f"owner@{created.json()['slug']}.test"
-        member = self.client.post(
-            "/api/v1/members",
-            json={"email": email, "password": self.PASSWORD, "role": "owner"},
-            headers=self.auth(admin_in_account),
-        )
-        assert member.status_code == 201, member.text
+        self.invite_and_accept(admin_in_account, {"email": email, "role": "owner"})
         owner_token = self.login(email, account_id)
-        key = self.client.post("/api/v1/api-keys", json={"name": "server"}, headers=self.auth(owner_token))
+        key = self.client.post(
+            "/api/v1/api-keys", json={"name": "server", "scopes": ["ingest", "read"]}, headers=self.auth(owner_token)
+        )
         assert key.status_code == 201, key.text
         return Tenant(account_id, email, owner_token, key.json()["key"])
 
+    def invite_and_accept(self, inviter_token: str, body: dict[str, Any], path: str = "/api/v1/members") -> str:
+        """Invite (as ``inviter_token``) and accept as the invitee, setting ``PASSWORD``; returns the user id."""
+        invited = self.client.post(path, json=body, headers=self.auth(inviter_token))
+        assert invited.status_code == 201, invited.text
+        return self.accept(str(invited.json()["token"]))
+
+    def accept(self, invitation_token: str, token: str | None = None) -> str:
+        """Accept an invitation: as a new user (password ``PASSWORD``), or as the user of ``token``."""
+        body: dict[str, Any] = {"token": invitation_token}
+        if token is None:
+            body["password"] = self.PASSWORD
+        accepted = self.client.post("/api/v1/invitations/accept", json=body, headers=self.auth(token) if token else {})
+        assert accepted.status_code == 201, accepted.text
+        return str(accepted.json()["user_id"])
+
+    def _ensure_influencer(self, account_id: str, influencer_id: str) -> None:
+        """Tests name influencers by id (``inf_1``); one the account lacks is created with that id."""
+        from multibuzz.db.models.influencer import Influencer
+
+        with self.container.session() as session:
+            if session.get(Influencer, influencer_id) is None:
+                now = self.container.clock.now()
+                session.add(
+                    Influencer(
+                        id=influencer_id,
+                        account_id=account_id,
+                        name=influencer_id,
+                        handle=influencer_id.replace("_", "-"),
+                        status="active",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                session.commit()
+
     def add_member(self, tenant: Tenant, email: str, role: str, **extra: Any) -> str:
-        response = self.client.post(
-            "/api/v1/members",
-            json={"email": email, "password": self.PASSWORD, "role": role, **extra},
-            headers=self.auth(tenant.owner_token),
-        )
-        assert response.status_code == 201, response.text
+        """Invite ``email`` into the tenant, accept as that (new) user, and return their logged-in token."""
+        if role == "influencer" and extra.get("influencer_id"):
+            self._ensure_influencer(tenant.account_id, str(extra["influencer_id"]))
+        self.invite_and_accept(tenant.owner_token, {"email": email, "role": role, **extra})
         return self.login(email, tenant.account_id)
 
 

@@ -223,10 +223,11 @@ def test_generic_coupon_falls_through_to_the_link_in_the_landing_url(api: Api, c
     # The click was recorded by the clicks consumer, and an influencer user sees only their own conversions.
     anna = api.client.post(
         f"/api/v1/influencers/{world['anna']}/login",
-        json={"email": "anna@creators-two.test", "password": Api.PASSWORD},
+        json={"email": "anna@creators-two.test"},
         headers=api.auth(tenant.owner_token),
     )
     assert anna.status_code == 201, anna.text
+    api.accept(anna.json()["token"])
     anna_token = api.login("anna@creators-two.test", tenant.account_id)
     mine = api.client.get("/api/v1/conversions", headers=api.auth(anna_token)).json()["data"]
     assert [c["id"] for c in mine] == [purchase.json()["conversion_id"]]

@@ -23,6 +23,7 @@ from multibuzz.settings import Settings, get_settings
 if TYPE_CHECKING:  # sqlalchemy.orm costs ~40 ms of cold start; the redirect never needs it
     from sqlalchemy.orm import Session, sessionmaker
 
+    from multibuzz.adapters.outbox import Outbox
     from multibuzz.redirect.geoip import GeoResolver
 
 
@@ -102,6 +103,13 @@ class Container:
         from multibuzz.redirect.geoip import MmdbGeoResolver
 
         return MmdbGeoResolver(self.settings.geoip_database)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Invitations and password resets to people: a JSON-lines file under the data dir (no mailer yet)."""
+        from multibuzz.adapters.outbox import FileOutbox
+
+        return FileOutbox(self.settings.data_dir / "outbox.jsonl")
 
     @cached_property
     def secret_box(self) -> SecretBox:

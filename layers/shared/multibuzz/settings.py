@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     jwt_expiry_minutes: int = Field(default=30, ge=1, le=24 * 60)
     encryption_key: SecretStr = SecretStr(_DEV_ENCRYPTION_KEY)
     api_key_rate_limit_per_minute: int = Field(default=6000, ge=1)
+    # Login throttling (state in the database, shared by every instance): failed logins per window.
+    login_max_failures_per_email: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_ip: int = Field(default=30, ge=1, le=100000)
+    login_throttle_window_seconds: int = Field(default=900, ge=1, le=86400)
+    invitation_ttl_hours: int = Field(default=7 * 24, ge=1, le=90 * 24)
+    password_reset_ttl_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # One-time tokens (invitations) in the inviter's answer as well as the outbox; None: only local/test.
+    show_invitation_tokens: bool | None = None
     # A conversion may name a visitor whose first hits are still in the ingest queue: look again for this long.
     conversion_lookup_grace_seconds: float = Field(default=2.0, ge=0, le=10)
     conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=10)  # ?wait is 0-10 s; this may lower it
@@ -125,6 +133,12 @@ class Settings(BaseSettings):
     @property
     def resolved_object_dir(self) -> Path:
         return self.local_object_dir or self.data_dir / "objects"
+
+    @property
+    def invitation_tokens_in_responses(self) -> bool:
+        if self.show_invitation_tokens is not None:
+            return self.show_invitation_tokens
+        return self.stage in ("local", "test")
 
     @property
     def base_url(self) -> str:

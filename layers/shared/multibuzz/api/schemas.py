@@ -83,11 +83,69 @@ class AccountOut(BaseModel):
 
 
 class MemberIn(Strict):
+    """An invitation: nobody becomes a member until the invitee accepts (POST /invitations/accept)."""
+
     email: Email
-    password: str | None = Field(default=None, min_length=10, max_length=1024)
-    name: str = Field(default="", max_length=200)
     role: Literal["owner", "member", "influencer"]
-    influencer_id: str | None = None
+    influencer_id: str | None = Field(default=None, max_length=40)
+
+
+Password = Annotated[str, Field(min_length=10, max_length=1024)]
+
+
+class InvitationOut(BaseModel):
+    """The same shape whatever the address: it never says whether a user already has it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    email: str
+    role: str
+    influencer_id: str | None
+    status: Literal["pending", "accepted", "revoked"]
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationCreatedOut(InvitationOut):
+    token: str | None = Field(
+        default=None,
+        description="The one-time invitation token, shown once (local/test stages; otherwise only sent to the "
+        "invitee through the outbox).",
+    )
+
+
+class AcceptIn(Strict):
+    token: str = Field(min_length=10, max_length=200)
+    password: Password | None = Field(default=None, description="Sets the password of a new user")
+    name: str = Field(default="", max_length=200)
+
+
+class AcceptedOut(BaseModel):
+    user_id: str
+    email: str
+    account_id: str
+    role: str
+    influencer_id: str | None
+    created_user: bool
+
+
+class PasswordChangeIn(Strict):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: Password
+
+
+class PasswordResetIn(Strict):
+    email: Email
+
+
+class PasswordResetConfirmIn(Strict):
+    token: str = Field(min_length=10, max_length=200)
+    password: Password
+
+
+class StatusOut(BaseModel):
+    status: str
 
 
 class MemberOut(BaseModel):
@@ -111,10 +169,23 @@ class MemberOut(BaseModel):
         )
 
 
+KeyScope = Literal["ingest", "read"]
+
+
+def _default_scopes() -> list[KeyScope]:
+    return ["ingest"]
+
+
 class ApiKeyIn(Strict):
     name: str = Field(default="", max_length=200)
     environment: Literal["live", "test"] = "live"
     with_signing_secret: bool = False
+    scopes: list[KeyScope] = Field(
+        default_factory=_default_scopes,
+        min_length=1,
+        max_length=2,
+        description="ingest (default): the ingestion routes; read (opt-in): GET /conversions/{id} for SDKs",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -128,6 +199,7 @@ class ApiKeyOut(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     rotated_to_id: str | None
+    scopes: list[str]
 
 
 class ApiKeyCreatedOut(ApiKeyOut):

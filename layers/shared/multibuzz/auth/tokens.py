@@ -19,14 +19,22 @@ class InvalidTokenError(Exception):
 class TokenClaims:
     user_id: str
     account_id: str | None
+    generation: int = 0  # the user's token generation when issued (bumped by a password change)
 
 
 def issue_access_token(
-    *, user_id: str, account_id: str | None, secret: str, now: datetime, expires_in: timedelta
+    *,
+    user_id: str,
+    account_id: str | None,
+    secret: str,
+    now: datetime,
+    expires_in: timedelta,
+    generation: int = 0,
 ) -> str:
     payload = {
         "sub": user_id,
         "acc": account_id,
+        "gen": generation,
         "iss": _ISSUER,
         "iat": int(now.timestamp()),
         "exp": int((now + expires_in).timestamp()),
@@ -48,4 +56,7 @@ def decode_access_token(token: str, *, secret: str, now: datetime) -> TokenClaim
     # Expiry is checked against the injected clock, not the wall clock.
     if int(payload["exp"]) <= int(now.timestamp()):
         raise InvalidTokenError("token expired")
-    return TokenClaims(user_id=str(payload["sub"]), account_id=payload.get("acc"))
+    generation = payload.get("gen", 0)
+    if not isinstance(generation, int):
+        raise InvalidTokenError("bad token generation")
+    return TokenClaims(user_id=str(payload["sub"]), account_id=payload.get("acc"), generation=generation)

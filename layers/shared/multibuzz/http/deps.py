@@ -66,6 +66,16 @@ def current_actor(request: Request, tenancy: TenancyDep, container: ContainerDep
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+def optional_actor(request: Request, tenancy: TenancyDep, container: ContainerDep) -> Actor | None:
+    """The logged-in user when an Authorization header is sent (it must then be valid), else None."""
+    if not request.headers.get("authorization"):
+        return None
+    return current_actor(request, tenancy, container)
+
+
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+
+
 def account_actor(actor: CurrentActor) -> Actor:
     """An actor acting inside an account (the one the token was issued for)."""
     if actor.account_id is None:
@@ -85,8 +95,25 @@ def writer_actor(actor: AccountActor) -> Actor:
 WriterActor = Annotated[Actor, Depends(writer_actor)]
 
 
+def api_key_token(request: Request) -> str:
+    """The API key: ``Authorization: Bearer sk_…``, or the influencer seed's ``X-API-KEY: sk_…`` header."""
+    if request.headers.get("authorization"):
+        return bearer_token(request)
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
+        raise AuthenticationError("missing API key (Authorization: Bearer sk_… or X-API-KEY: sk_…)")
+    return key
+
+
+def require_scope(principal: KeyPrincipal, scope: str) -> KeyPrincipal:
+    if scope not in principal.scopes:
+        raise PermissionDeniedError(f"this API key lacks the {scope!r} scope")
+    return principal
+
+
 def api_key_principal(request: Request, tenancy: TenancyDep) -> KeyPrincipal:
-    return tenancy.authenticate_key(bearer_token(request))
+    """An API key with the ``ingest`` scope: the ingestion routes (and /validate)."""
+    return require_scope(tenancy.authenticate_key(api_key_token(request)), "ingest")
 
 
 KeyAuth = Annotated[KeyPrincipal, Depends(api_key_principal)]

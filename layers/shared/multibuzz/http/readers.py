@@ -1,4 +1,4 @@
-"""Who may read account data: a logged-in user of the account, or the account's API key (SDK reads)."""
+"""Who may read account data: a logged-in user of the account; for SDK reads also an API key with ``read``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from multibuzz.auth.api_keys import looks_like_key
 from multibuzz.errors import PermissionDeniedError
-from multibuzz.http.deps import ContainerDep, TenancyDep, bearer_token, current_actor
+from multibuzz.http.deps import ContainerDep, TenancyDep, api_key_token, current_actor, require_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,15 +19,38 @@ class Reader:
     can_write: bool
 
 
-def account_reader(request: Request, tenancy: TenancyDep, container: ContainerDep) -> Reader:
-    token = bearer_token(request)
-    if looks_like_key(token):
-        principal = tenancy.authenticate_key(token)
-        return Reader(principal.account_id, None, True)
+def _user_reader(request: Request, tenancy: TenancyDep, container: ContainerDep) -> Reader:
     actor = current_actor(request, tenancy, container)
     if actor.account_id is None:
         raise PermissionDeniedError("log in with an account_id to read account data")
     return Reader(actor.account_id, actor.influencer_id if actor.role == "influencer" else None, actor.can_write)
 
 
+def _sent_api_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and looks_like_key(token.strip()):
+        return token.strip()
+    if not header and request.headers.get("x-api-key"):
+        return api_key_token(request)
+    return None
+
+
+def account_reader(request: Request, tenancy: TenancyDep, container: ContainerDep) -> Reader:
+    """Reports, listings and refits: a logged-in user only (JWT). API keys are refused whatever their scopes."""
+    if _sent_api_key(request) is not None:
+        raise PermissionDeniedError("API keys cannot call this route: log in (JWT) to read reports")
+    return _user_reader(request, tenancy, container)
+
+
+def sdk_reader(request: Request, tenancy: TenancyDep, container: ContainerDep) -> Reader:
+    """A logged-in user, or an API key with the ``read`` scope (an SDK fetching one conversion's attribution)."""
+    key = _sent_api_key(request)
+    if key is not None:
+        principal = require_scope(tenancy.authenticate_key(key), "read")
+        return Reader(principal.account_id, None, False)
+    return _user_reader(request, tenancy, container)
+
+
 AccountReader = Annotated[Reader, Depends(account_reader)]
+SdkReader = Annotated[Reader, Depends(sdk_reader)]

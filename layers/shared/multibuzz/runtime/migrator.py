@@ -62,7 +62,6 @@ def bootstrap_admin(
 ) -> dict[str, Any]:
     from sqlalchemy import select
 
-    from multibuzz.auth.passwords import hash_password
     from multibuzz.db.models import Account, ApiKey, Membership, User
     from multibuzz.services.tenancy import Tenancy, slugify
 
@@ -84,7 +83,7 @@ def bootstrap_admin(
                 user.is_platform_admin = True
             if reset_password:
                 password = secrets.token_urlsafe(18)
-                user.password_hash = hash_password(password)
+                tenancy.set_password(user, password)  # older access tokens stop working
                 result["admin_password"] = password
         result["user_id"] = user.id
 
@@ -107,7 +106,9 @@ def bootstrap_admin(
                     )
                 )
             if session.scalar(select(ApiKey.id).where(ApiKey.account_id == account.id).limit(1)) is None:
-                _, plaintext, _ = tenancy._insert_key(account.id, "bootstrap", "live", False, None, user.id)
+                _, plaintext, _ = tenancy._insert_key(
+                    account.id, "bootstrap", "live", False, None, user.id, ("ingest", "read")
+                )
                 result["api_key"] = plaintext
             result["account_id"] = account.id
         session.commit()

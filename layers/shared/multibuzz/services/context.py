@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ROLES = ("owner", "member", "influencer")
+# API-key scopes: "ingest" (every key, the default) writes tracking data; "read" (opt-in) lets an SDK read
+# a conversion and its attribution. Reports, listings, refits and management are JWT-only.
+KEY_SCOPES = ("ingest", "read")
+DEFAULT_KEY_SCOPES: tuple[str, ...] = ("ingest",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +40,4 @@ class KeyPrincipal:
     environment: str
     account_settings: dict[str, object]
     signing_secret: str | None
+    scopes: frozenset[str] = frozenset(DEFAULT_KEY_SCOPES)

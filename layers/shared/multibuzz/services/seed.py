@@ -54,10 +54,10 @@ def seed_demo(
         password = password or secrets.token_urlsafe(12)
         user = tenancy.create_user(email=email, password=password, name="Demo Admin", is_platform_admin=True)
     elif admin_password:
-        from multibuzz.auth.passwords import hash_password, verify_password
+        from multibuzz.auth.passwords import verify_password
 
         if not verify_password(admin_password, user.password_hash):
-            user.password_hash = hash_password(admin_password)
+            tenancy.set_password(user, admin_password)
     if (
         session.scalar(select(Membership).where(Membership.user_id == user.id, Membership.account_id == account.id))
         is None
@@ -76,9 +76,9 @@ def seed_demo(
     if plaintext:
         digest = api_keys.digest_key(plaintext)
         if session.scalar(select(ApiKey).where(ApiKey.secret_digest == digest)) is None:
-            tenancy._insert_key(account.id, "demo", "live", False, plaintext, user.id)
+            tenancy._insert_key(account.id, "demo", "live", False, plaintext, user.id, ("ingest", "read"))
     elif session.scalar(select(ApiKey).where(ApiKey.account_id == account.id)) is None:
-        _, plaintext, _ = tenancy._insert_key(account.id, "demo", "live", False, None, user.id)
+        _, plaintext, _ = tenancy._insert_key(account.id, "demo", "live", False, None, user.id, ("ingest", "read"))
     session.commit()
 
     creds = DemoCredentials(account.id, email, password, plaintext)

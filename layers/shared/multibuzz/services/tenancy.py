@@ -22,9 +22,13 @@ from multibuzz.errors import (
     PermissionDeniedError,
 )
 from multibuzz.ids import IdGenerator
-from multibuzz.services.context import ROLES, Actor, KeyPrincipal
+from multibuzz.services.context import DEFAULT_KEY_SCOPES, KEY_SCOPES, Actor, KeyPrincipal
 
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
+
+
+class BadCredentialsError(AuthenticationError):
+    """A wrong password or an unknown e-mail (one message for both): what login throttling counts."""
 
 
 def slugify(name: str) -> str:
@@ -67,8 +71,10 @@ class Tenancy:
         return list(self.session.scalars(query))
 
     def get_account(self, actor: Actor, account_id: str) -> Account:
+        """Readable by platform admins and by members using a token issued for this very account."""
+        self._require_reader(actor, account_id)
         account = self.session.get(Account, account_id)
-        if account is None or not (actor.is_platform_admin or self._is_member(actor.user_id, account_id)):
+        if account is None:
             raise NotFoundError("account not found")
         return account
 
@@ -84,9 +90,9 @@ class Tenancy:
         return account
 
     def update_account_settings(self, actor: Actor, account_id: str, changes: dict[str, object]) -> Account:
+        # The role that counts is the caller's role in the TARGET account, not in the token's account.
+        self._require_owner(actor, account_id)
         account = self.get_account(actor, account_id)
-        if not actor.is_owner:
-            raise PermissionDeniedError("only owners change account settings")
         account.settings = {**(account.settings or {}), **changes}
         self.session.flush()
         return account
@@ -125,29 +131,10 @@ class Tenancy:
             raise ConflictError("a user with that email exists", field="email") from exc
         return user
 
-    def add_member(
-        self,
-        actor: Actor,
-        account_id: str,
-        *,
-        email: str,
-        password: str | None,
-        role: str,
-        name: str = "",
-        influencer_id: str | None = None,
-    ) -> tuple[User, Membership]:
-        if role not in ROLES:
-            raise InvalidInputError(f"role must be one of {', '.join(ROLES)}", field="role")
-        self._require_owner(actor, account_id)
-        if role == "influencer" and not influencer_id:
-            raise InvalidInputError("influencer_id is required for role influencer", field="influencer_id")
-        user = self.session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            if not password:
-                raise InvalidInputError("password is required for a new user", field="password")
-            user = self.create_user(email=email, password=password, name=name)
-        elif self._is_member(user.id, account_id):
-            raise ConflictError("that user is already a member of this account", field="email")
+    def add_membership(self, account_id: str, user: User, *, role: str, influencer_id: str | None = None) -> Membership:
+        """Make ``user`` a member: only ever called once the user consented (an accepted invitation)."""
+        if self._is_member(user.id, account_id):
+            raise ConflictError("you are already a member of this account")
         membership = Membership(
             id=self.ids.new("mem"),
             user_id=user.id,
@@ -158,16 +145,19 @@ class Tenancy:
         )
         self.session.add(membership)
         self.session.flush()
-        return user, membership
+        return membership
 
     def list_members(self, actor: Actor, account_id: str) -> list[tuple[User, Membership]]:
-        self._require_reader(actor, account_id)
-        rows = self.session.execute(
+        role = self._require_reader(actor, account_id)
+        query = (
             select(User, Membership)
             .join(Membership, Membership.user_id == User.id)
             .where(Membership.account_id == account_id)
             .order_by(User.email)
         )
+        if role == "influencer":  # a read-only influencer user sees only themselves
+            query = query.where(Membership.user_id == actor.user_id)
+        rows = self.session.execute(query)
         return [(user, membership) for user, membership in rows]
 
     def remove_member(self, actor: Actor, account_id: str, user_id: str) -> None:
@@ -194,7 +184,7 @@ class Tenancy:
     ) -> tuple[str, User, str | None]:
         user = self.session.scalar(select(User).where(User.email == email.strip().lower()))
         if not passwords.verify_password(password, user.password_hash if user else None) or user is None:
-            raise AuthenticationError("invalid email or password")
+            raise BadCredentialsError("invalid email or password")
         if not user.is_active:
             raise AuthenticationError("user is deactivated")
         memberships = list(
@@ -210,15 +200,47 @@ class Tenancy:
         elif memberships:
             chosen = memberships[0].account_id
         token = tokens.issue_access_token(
-            user_id=user.id, account_id=chosen, secret=jwt_secret, now=self.clock.now(), expires_in=expires_in
+            user_id=user.id,
+            account_id=chosen,
+            secret=jwt_secret,
+            now=self.clock.now(),
+            expires_in=expires_in,
+            generation=user.token_generation,
         )
         return token, user, chosen
+
+    def issue_token(self, user: User, account_id: str | None, *, jwt_secret: str, expires_in: timedelta) -> str:
+        return tokens.issue_access_token(
+            user_id=user.id,
+            account_id=account_id,
+            secret=jwt_secret,
+            now=self.clock.now(),
+            expires_in=expires_in,
+            generation=user.token_generation,
+        )
+
+    def set_password(self, user: User, password: str) -> None:
+        """A new password; every access token issued before it stops working (token generation + 1)."""
+        user.password_hash = passwords.hash_password(password)
+        user.token_generation = (user.token_generation or 0) + 1
+        self.session.flush()
+
+    def change_password(self, actor: Actor, current_password: str, new_password: str) -> User:
+        user = self.session.get(User, actor.user_id)
+        if user is None or not passwords.verify_password(current_password, user.password_hash):
+            raise InvalidInputError("current_password is not right", field="current_password")
+        if current_password == new_password:
+            raise InvalidInputError("new_password must differ from the current one", field="new_password")
+        self.set_password(user, new_password)
+        return user
 
     def resolve_actor(self, claims: tokens.TokenClaims) -> Actor:
         """Re-checks the database on every request: a deactivated user or account stops at once."""
         user = self.session.get(User, claims.user_id)
         if user is None or not user.is_active:
             raise AuthenticationError("user no longer active")
+        if claims.generation != (user.token_generation or 0):
+            raise AuthenticationError("the password changed since this token was issued: log in again")
         role = None
         influencer_id = None
         if claims.account_id is not None:
@@ -258,10 +280,11 @@ class Tenancy:
         environment: str = "live",
         with_signing_secret: bool = False,
         plaintext: str | None = None,
+        scopes: tuple[str, ...] = DEFAULT_KEY_SCOPES,
     ) -> tuple[ApiKey, str, str | None]:
         """Returns the stored key, its plaintext (shown once) and the signing secret (shown once)."""
         self._require_owner(actor, account_id)
-        return self._insert_key(account_id, name, environment, with_signing_secret, plaintext, actor.user_id)
+        return self._insert_key(account_id, name, environment, with_signing_secret, plaintext, actor.user_id, scopes)
 
     def _insert_key(
         self,
@@ -271,9 +294,12 @@ class Tenancy:
         with_signing_secret: bool,
         plaintext: str | None,
         created_by: str | None,
+        scopes: tuple[str, ...] = DEFAULT_KEY_SCOPES,
     ) -> tuple[ApiKey, str, str | None]:
         if environment not in ("live", "test"):
             raise InvalidInputError("environment must be 'live' or 'test'", field="environment")
+        if not scopes or any(scope not in KEY_SCOPES for scope in scopes):
+            raise InvalidInputError(f"scopes must be some of {', '.join(KEY_SCOPES)}", field="scopes")
         new = api_keys.key_from_plaintext(plaintext) if plaintext else api_keys.generate_key(environment)
         signing_secret = api_keys.generate_signing_secret() if with_signing_secret else None
         key = ApiKey(
@@ -286,6 +312,7 @@ class Tenancy:
             signing_secret_encrypted=self._box().encrypt(signing_secret) if signing_secret else None,
             created_by=created_by,
             created_at=self.clock.now(),
+            scopes=" ".join(scope for scope in KEY_SCOPES if scope in scopes),
         )
         self.session.add(key)
         try:
@@ -325,6 +352,7 @@ class Tenancy:
             old.signing_secret_encrypted is not None,
             None,
             actor.user_id,
+            tuple(old.scope_set),
         )
         old.revoked_at = self.clock.now()
         old.rotated_to_id = new_key.id
@@ -353,18 +381,29 @@ class Tenancy:
             environment=key.environment,
             account_settings=dict(account.settings or {}),
             signing_secret=signing,
+            scopes=key.scope_set,
         )
 
     # -- guards ------------------------------------------------------------------------
-    def _require_reader(self, actor: Actor, account_id: str) -> None:
+    def role_in(self, actor: Actor, account_id: str) -> str | None:
+        """The caller's role in ``account_id``, read from the database (never from the token's account)."""
+        if actor.account_id == account_id and actor.role is not None:
+            return actor.role  # resolved from the database for this very request
+        return self.session.scalar(
+            select(Membership.role).where(Membership.user_id == actor.user_id, Membership.account_id == account_id)
+        )
+
+    def _require_reader(self, actor: Actor, account_id: str) -> str:
+        """The caller's role in ``account_id`` ("admin" for platform admins); 404 unless the token is for it."""
         if actor.is_platform_admin:
-            return
-        if actor.account_id != account_id or actor.role is None:
+            return "admin"
+        role = self.role_in(actor, account_id)
+        if role is None or actor.account_id != account_id:
             raise NotFoundError("account not found")
+        return role
 
     def _require_owner(self, actor: Actor, account_id: str) -> None:
-        self._require_reader(actor, account_id)
-        if not actor.is_owner:
+        if self._require_reader(actor, account_id) not in ("owner", "admin"):
             raise PermissionDeniedError("only account owners may do this")
 
     def _box(self) -> SecretBox:

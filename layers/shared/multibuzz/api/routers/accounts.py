@@ -2,8 +2,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from multibuzz.api.schemas import AccountIn, AccountOut, AccountSettingsIn, MemberIn, MemberOut
-from multibuzz.http.deps import AccountActor, CurrentActor, TenancyDep
+from multibuzz.api.access import InvitationsDep, invitation_created, invitation_out
+from multibuzz.api.schemas import (
+    AcceptedOut,
+    AcceptIn,
+    AccountIn,
+    AccountOut,
+    AccountSettingsIn,
+    InvitationCreatedOut,
+    InvitationOut,
+    MemberIn,
+    MemberOut,
+)
+from multibuzz.http.deps import AccountActor, ContainerDep, CurrentActor, OptionalActor, TenancyDep
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -45,19 +56,54 @@ def list_members(actor: AccountActor, tenancy: TenancyDep) -> list[MemberOut]:
     return [MemberOut.of(user, membership) for user, membership in tenancy.list_members(actor, actor.account_id)]
 
 
-@router.post("/members", response_model=MemberOut, status_code=status.HTTP_201_CREATED, tags=["members"])
-def add_member(body: MemberIn, actor: AccountActor, tenancy: TenancyDep) -> MemberOut:
+@router.post(
+    "/members",
+    response_model=InvitationCreatedOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["members"],
+    summary="Invite someone (owners): they become a member only when they accept",
+)
+def invite_member(
+    body: MemberIn, actor: AccountActor, invitations: InvitationsDep, container: ContainerDep
+) -> InvitationCreatedOut:
     assert actor.account_id is not None
-    user, membership = tenancy.add_member(
-        actor,
-        actor.account_id,
-        email=body.email,
-        password=body.password,
-        role=body.role,
-        name=body.name,
-        influencer_id=body.influencer_id,
+    invitation, token = invitations.invite(
+        actor, actor.account_id, email=body.email, role=body.role, influencer_id=body.influencer_id
     )
-    return MemberOut.of(user, membership)
+    return invitation_created(invitation, token, container)
+
+
+@router.get("/invitations", response_model=list[InvitationOut], tags=["members"])
+def list_invitations(
+    actor: AccountActor, invitations: InvitationsDep, include_closed: bool = False
+) -> list[InvitationOut]:
+    assert actor.account_id is not None
+    return [invitation_out(i) for i in invitations.list(actor, actor.account_id, include_closed=include_closed)]
+
+
+@router.delete("/invitations/{invitation_id}", response_model=InvitationOut, tags=["members"])
+def revoke_invitation(invitation_id: str, actor: AccountActor, invitations: InvitationsDep) -> InvitationOut:
+    assert actor.account_id is not None
+    return invitation_out(invitations.revoke(actor, actor.account_id, invitation_id))
+
+
+@router.post(
+    "/invitations/accept",
+    response_model=AcceptedOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["members"],
+    summary="Accept an invitation: a new address sets its password; an existing user sends their own token",
+)
+def accept_invitation(body: AcceptIn, actor: OptionalActor, invitations: InvitationsDep) -> AcceptedOut:
+    accepted = invitations.accept(body.token, actor=actor, password=body.password, name=body.name)
+    return AcceptedOut(
+        user_id=accepted.user.id,
+        email=accepted.user.email,
+        account_id=accepted.membership.account_id,
+        role=accepted.membership.role,
+        influencer_id=accepted.membership.influencer_id,
+        created_user=accepted.created_user,
+    )
 
 
 @router.delete("/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["members"])

@@ -19,6 +19,7 @@ def _out(key: ApiKey) -> ApiKeyOut:
         created_at=key.created_at,
         revoked_at=key.revoked_at,
         rotated_to_id=key.rotated_to_id,
+        scopes=key.scopes.split(),
     )
 
 
@@ -35,6 +36,7 @@ def create_key(body: ApiKeyIn, actor: AccountActor, tenancy: TenancyDep) -> ApiK
         name=body.name,
         environment=body.environment,
         with_signing_secret=body.with_signing_secret,
+        scopes=tuple(body.scopes),
     )
     return _created(key, plaintext, signing)
 

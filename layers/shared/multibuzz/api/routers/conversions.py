@@ -25,7 +25,7 @@ from multibuzz.db.models import AttributionCredit, Conversion, ModelFit, Visitor
 from multibuzz.domain.attribution import MODELS
 from multibuzz.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from multibuzz.http.deps import ContainerDep, SessionDep
-from multibuzz.http.readers import AccountReader, Reader
+from multibuzz.http.readers import AccountReader, Reader, SdkReader
 from multibuzz.services.model_fits import refit_account
 
 router = APIRouter(prefix="/api/v1", tags=["attribution"])
@@ -62,7 +62,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 @router.get("/conversions/{conversion_id}", summary="A conversion with its attribution under every model")
 def get_conversion(
-    conversion_id: str, reader: AccountReader, session: SessionDep, version: int | None = Query(default=None, ge=1)
+    conversion_id: str, reader: SdkReader, session: SessionDep, version: int | None = Query(default=None, ge=1)
 ) -> dict[str, Any]:
     conversion = session.scalar(_scoped(select(Conversion).where(Conversion.id == conversion_id), reader))
     if conversion is None:

@@ -8,11 +8,12 @@ from typing import Literal
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from multibuzz.api.access import InvitationsDep, invitation_created
 from multibuzz.api.routers.campaigns import InfluencersDep, Limit
-from multibuzz.api.schemas import Email, MemberOut, Strict
+from multibuzz.api.schemas import Email, InvitationCreatedOut, Strict
 from multibuzz.db.models.influencer import Influencer
 from multibuzz.errors import InvalidInputError
-from multibuzz.http.deps import AccountActor, TenancyDep
+from multibuzz.http.deps import AccountActor, ContainerDep
 from multibuzz.services.pagination import Page
 
 router = APIRouter(prefix="/api/v1/influencers", tags=["influencers"])
@@ -48,7 +49,6 @@ class InfluencerOut(BaseModel):
 
 class InfluencerLoginIn(Strict):
     email: Email | None = Field(default=None, description="Defaults to the influencer's email")
-    password: str | None = Field(default=None, min_length=10, max_length=1024)
 
 
 def _out(influencer: Influencer) -> InfluencerOut:
@@ -86,27 +86,22 @@ def update_influencer(
     return _out(service.update_influencer(actor, influencer_id, body.model_dump(exclude_unset=True)))
 
 
-@router.post("/{influencer_id}/login", response_model=MemberOut, status_code=status.HTTP_201_CREATED)
+@router.post("/{influencer_id}/login", response_model=InvitationCreatedOut, status_code=status.HTTP_201_CREATED)
 def create_login(
     influencer_id: str,
     body: InfluencerLoginIn,
     actor: AccountActor,
     service: InfluencersDep,
-    tenancy: TenancyDep,
-) -> MemberOut:
-    """Let the influencer log in: a member of this account with role ``influencer`` bound to it (owners only)."""
+    invitations: InvitationsDep,
+    container: ContainerDep,
+) -> InvitationCreatedOut:
+    """Invite the influencer to log in (owners only): role ``influencer`` bound to it, once they accept."""
     assert actor.account_id is not None
     influencer = service.get_influencer(actor, influencer_id)
     email = body.email or influencer.email
     if not email:
         raise InvalidInputError("email is required (the influencer has none on file)", field="email")
-    user, membership = tenancy.add_member(
-        actor,
-        actor.account_id,
-        email=email,
-        password=body.password,
-        role="influencer",
-        name=influencer.name,
-        influencer_id=influencer.id,
+    invitation, token = invitations.invite(
+        actor, actor.account_id, email=email, role="influencer", influencer_id=influencer.id
     )
-    return MemberOut.of(user, membership)
+    return invitation_created(invitation, token, container)

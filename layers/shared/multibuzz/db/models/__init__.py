@@ -2,7 +2,15 @@
 
 import multibuzz.db.models.influencer  # noqa: F401 - campaigns, influencers, coupons, links, clicks
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
-from multibuzz.db.models.tenancy import Account, ApiKey, Membership, User
+from multibuzz.db.models.tenancy import (
+    Account,
+    ApiKey,
+    Invitation,
+    LoginThrottle,
+    Membership,
+    PasswordReset,
+    User,
+)
 from multibuzz.db.models.tracking import Event, Identity, ProcessedMessage, Visitor, VisitSession
 
 __all__ = [
@@ -12,8 +20,11 @@ __all__ = [
     "Conversion",
     "Event",
     "Identity",
+    "Invitation",
+    "LoginThrottle",
     "Membership",
     "ModelFit",
+    "PasswordReset",
     "ProcessedMessage",
     "User",
     "VisitSession",
