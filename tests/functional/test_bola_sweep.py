@@ -66,8 +66,6 @@ MATRIX: dict[str, Entry] = {
     "GET /api/v1/openapi.json": Public("the API description"),
     "GET /api/v1/docs": Public("Swagger UI"),
     "GET /api/v1/docs/assets/{name}": Public("Swagger UI assets (vendored swagger-ui-dist)"),
-    "GET /docs/oauth2-redirect": Public("Swagger UI helper"),
-    "GET /api/v1/redoc": Public("ReDoc"),
     "GET /api/health-lite": Public("database round trip, no data"),
     # auth
     "POST /api/v1/auth/login": Public("credentials in the body; throttled"),
