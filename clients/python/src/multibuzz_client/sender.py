@@ -1,0 +1,299 @@
+"""Delivery: a bounded in-memory queue drained by one background thread (or sent inline in sync mode).
+
+- ``put`` is what the request path pays: one ``deque.append`` (plus a wake-up when a batch is full).
+  When the queue is full the oldest item is dropped and counted.
+- The sender batches events up to the API's limit (count and bytes), sends sessions, identifies and
+  conversions one per request, and retries 429/5xx/timeouts with exponential backoff and full jitter,
+  honouring ``Retry-After``. A request keeps its ``Idempotency-Key`` (and every event its ``event_id``)
+  across retries, so a retry never double counts.
+- Nothing here raises into the host app: failures are counted and logged through ``logging``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from multibuzz_client.config import MAX_BODY_BYTES, Config
+from multibuzz_client.transport import Response, Transport, dumps
+
+logger = logging.getLogger("multibuzz_client")
+
+SESSION, EVENT, IDENTIFY, CONVERSION, UNIFIED = "session", "event", "identify", "conversion", "unified"
+# Order inside one drained chunk: a visit before its page views, page views before the identify and the
+# purchase that follow them (the server keeps a visitor's messages in order from there on).
+_KIND_ORDER = (SESSION, EVENT, IDENTIFY, CONVERSION, UNIFIED)
+_PATHS = {SESSION: "/sessions", EVENT: "/events", IDENTIFY: "/identify", CONVERSION: "/conversions", UNIFIED: "/events"}
+
+Item = tuple[str, dict[str, Any], str | None]  # (kind, payload, idempotency key)
+
+
+@dataclass
+class Stats:
+    queued: int = 0  # accepted by put()
+    sent: int = 0  # items Multibuzz accepted
+    dropped: int = 0  # oldest items pushed out of a full queue
+    failed: int = 0  # items given up on after the last retry
+    rejected: int = 0  # items Multibuzz refused (4xx, per-event validation errors)
+    malformed: int = 0  # items that could not be encoded as JSON
+    retries: int = 0  # retried requests
+    requests: int = 0  # HTTP requests made
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Request:
+    kind: str
+    path: str
+    body: bytes
+    count: int
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+class Sender:
+    def __init__(self, config: Config, transport_factory: Callable[[], Transport] | None = None) -> None:
+        self.config = config
+        self.stats = Stats()
+        self._queue: deque[Item] = deque(maxlen=config.max_queue)
+        self._max = config.max_queue
+        self._batch = config.batch_size
+        self._wake = threading.Event()
+        self._abort = threading.Event()
+        self._stopping = False
+        self._inflight = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._dropping = False
+        self._local = threading.local()
+        self._factory = transport_factory or (
+            lambda: Transport(config.base, config.api_key, config.timeout, config.signing_secret)
+        )
+        if config.flush_at_exit and not config.sync:
+            atexit.register(self.shutdown)
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    # -- request path -------------------------------------------------------------------------
+    def put(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
+        if self.config.sync:
+            self._send_items([(kind, payload, key)])
+            return
+        queue = self._queue
+        if len(queue) >= self._max:
+            self.stats.dropped += 1
+            if not self._dropping:
+                self._dropping = True
+                logger.warning("multibuzz queue full (%d items): dropping the oldest", self._max)
+        queue.append((kind, payload, key))
+        self.stats.queued += 1
+        if self._thread is None:
+            self._start()
+        if len(queue) >= self._batch:
+            self._wake.set()
+
+    def pending(self) -> int:
+        return len(self._queue) + self._inflight
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="multibuzz-sender", daemon=True)
+                self._thread.start()
+
+    def _after_fork(self) -> None:  # a pre-forking server's worker starts its own thread
+        self._thread = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything queued now; wait up to ``timeout`` seconds (default: the client timeout × 4).
+        True when the queue is empty and nothing is in flight."""
+        if self.config.sync:
+            return True
+        deadline = time.monotonic() + (timeout if timeout is not None else self.config.timeout * 4)
+        while self.pending():
+            if self._thread is None:
+                self._start()
+            self._wake.set()
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Flush (bounded) and stop the thread; registered with ``atexit`` unless ``flush_at_exit=False``."""
+        if self._stopping:
+            return
+        flushed = self.flush(timeout)
+        self._stopping = True
+        self._abort.set()
+        self._wake.set()
+        if not flushed:
+            logger.warning("multibuzz: %d item(s) not delivered at shutdown", self.pending())
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+        transport = getattr(self._local, "transport", None)
+        if transport is not None:
+            transport.close()
+
+    # -- the sender thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.config.flush_interval)
+            self._wake.clear()
+            try:
+                self._drain()
+            except Exception:  # the thread must survive anything
+                logger.exception("multibuzz sender: unexpected error")
+
+    def _drain(self) -> None:
+        while self._queue and not self._stopping:
+            items: list[Item] = []
+            with self._lock:
+                while self._queue and len(items) < self._batch:
+                    try:
+                        items.append(self._queue.popleft())
+                    except IndexError:
+                        break
+                self._inflight += len(items)
+            try:
+                self._send_items(items)
+            finally:
+                with self._lock:
+                    self._inflight -= len(items)
+
+    def _transport(self) -> Transport:
+        transport: Transport | None = getattr(self._local, "transport", None)
+        if transport is None:
+            transport = self._local.transport = self._factory()
+        return transport
+
+    def _send_items(self, items: list[Item]) -> None:
+        for request in self.build_requests(items):
+            self._deliver(request)
+
+    def build_requests(self, items: list[Item]) -> list[_Request]:
+        """Encode items into requests: events packed up to the batch limit and the body limit; a payload
+        that cannot be encoded is logged and counted, never raised."""
+        by_kind: dict[str, list[Item]] = {}
+        for item in items:
+            by_kind.setdefault(item[0], []).append(item)
+        requests: list[_Request] = []
+        for kind in _KIND_ORDER:
+            group = by_kind.get(kind)
+            if not group:
+                continue
+            if kind == EVENT:
+                requests.extend(self._event_requests(group))
+                continue
+            for _, payload, key in group:
+                wrapped = {"session": payload} if kind == SESSION else payload
+                body = self._encode(kind, wrapped)
+                if body is not None:
+                    requests.append(_Request(kind, _PATHS[kind], body, 1, key or uuid.uuid4().hex))
+        return requests
+
+    def _encode(self, kind: str, payload: Any) -> bytes | None:
+        try:
+            return dumps(payload)
+        except (TypeError, ValueError) as exc:
+            self.stats.malformed += 1
+            logger.error("multibuzz: dropped a malformed %s payload (%s): %.300r", kind, exc, payload)
+            return None
+
+    def _event_requests(self, group: list[Item]) -> list[_Request]:
+        requests: list[_Request] = []
+        parts: list[bytes] = []
+        size = 0
+        for _, payload, _key in group:
+            encoded = self._encode(EVENT, payload)
+            if encoded is None:
+                continue
+            if parts and (len(parts) >= self._batch or size + len(encoded) + 1 > MAX_BODY_BYTES):
+                requests.append(self._events_request(parts))
+                parts, size = [], 0
+            parts.append(encoded)
+            size += len(encoded) + 1
+        if parts:
+            requests.append(self._events_request(parts))
+        return requests
+
+    @staticmethod
+    def _events_request(parts: list[bytes]) -> _Request:
+        return _Request(EVENT, "/events", b'{"events":[' + b",".join(parts) + b"]}", len(parts))
+
+    def _deliver(self, request: _Request) -> Response | None:
+        config = self.config
+        attempt = 0
+        while True:
+            self.stats.requests += 1
+            response = self._transport().request("POST", request.path, request.body, idempotency_key=request.key)
+            if config.debug:
+                logger.debug("multibuzz POST %s -> %s %.500r", request.path, response.status, response.body)
+            if response.ok:
+                self._accepted(request, response)
+                return response
+            if not response.retryable:
+                self.stats.rejected += request.count
+                logger.error(
+                    "multibuzz refused %d %s item(s): HTTP %s %.500r",
+                    request.count,
+                    request.kind,
+                    response.status,
+                    response.body,
+                )
+                return response
+            attempt += 1
+            if attempt > config.max_retries or self._abort.is_set():
+                self.stats.failed += request.count
+                logger.error(
+                    "multibuzz unreachable after %d attempt(s) (%s): dropped %d %s item(s)",
+                    attempt,
+                    response.error or f"HTTP {response.status}",
+                    request.count,
+                    request.kind,
+                )
+                return response
+            delay = self.backoff(attempt, response.retry_after)
+            self.stats.retries += 1
+            logger.warning(
+                "multibuzz %s (%s); retry %d in %.2fs",
+                request.path,
+                response.error or f"HTTP {response.status}",
+                attempt,
+                delay,
+            )
+            self._abort.wait(delay)
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Full jitter over an exponential ceiling; a server's Retry-After is a floor."""
+        ceiling = min(self.config.backoff_cap, self.config.backoff_base * (2 ** (attempt - 1)))
+        delay = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, 300.0))
+        return delay
+
+    def _accepted(self, request: _Request, response: Response) -> None:
+        body = response.body if isinstance(response.body, dict) else {}
+        errors = body.get("errors") if request.kind == EVENT else None
+        rejected = len(errors) if isinstance(errors, list) else 0
+        if rejected:
+            self.stats.rejected += rejected
+            for error in errors[:20] if isinstance(errors, list) else []:
+                logger.error("multibuzz rejected an event: %s", error)
+        self.stats.sent += request.count - rejected
+        if self._dropping:
+            self._dropping = False
+            logger.warning("multibuzz: %d item(s) dropped so far (queue full)", self.stats.dropped)
