@@ -4,14 +4,20 @@ uvicorn --factory fastapi_shop:create_app"""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
+from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Form, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from shop_pages import CURRENCY, PRODUCTS, cart_cookie, cart_page, funnel_detector, landing, parse_cart, thanks, total
 
 import multibuzz_client as multibuzz
 from multibuzz_client.fastapi import MultibuzzMiddleware
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The posted form (parsed here so the example needs no python-multipart)."""
+    return {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
 
 
 def create_app(**options: Any) -> FastAPI:
@@ -27,7 +33,8 @@ def create_app(**options: Any) -> FastAPI:
         return cart_page(parse_cart(request.cookies.get("cart")))
 
     @app.post("/cart")
-    def add_to_cart(request: Request, sku: Annotated[str, Form()] = "") -> RedirectResponse:
+    async def add_to_cart(request: Request) -> RedirectResponse:
+        sku = (await form(request)).get("sku", "")
         items = parse_cart(request.cookies.get("cart"))
         if sku in PRODUCTS:
             items.append(sku)
@@ -37,7 +44,8 @@ def create_app(**options: Any) -> FastAPI:
         return response
 
     @app.post("/checkout", response_class=HTMLResponse)
-    def checkout(request: Request, email: Annotated[str, Form()] = "") -> HTMLResponse:
+    async def checkout(request: Request) -> HTMLResponse:
+        email = (await form(request)).get("email", "")
         items = parse_cart(request.cookies.get("cart"))
         order_id = f"ORD-{uuid.uuid4().hex[:10]}"
         if email.strip():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from multibuzz_client._version import __version__
@@ -77,24 +78,45 @@ def _client(call: str) -> Client | None:
     return _default
 
 
-def track(event_type: str, properties: dict[str, Any] | None = None, **kwargs: Any) -> str | None:
-    client = _default or _client("track")
-    return client.track(event_type, properties, **kwargs) if client else None
+def _call(name: str, *args: Any, **kwargs: Any) -> str | None:
+    """Tracking through the default client: never raises into the app (a wrong call is logged)."""
+    client = _default or _client(name)
+    if client is None:
+        return None
+    try:
+        result: str | None = getattr(client, name)(*args, **kwargs)
+        return result
+    except Exception:
+        logger.exception("multibuzz.%s: bad call; ignored", name)
+        return None
 
 
-def identify(user_id: str, traits: dict[str, Any] | None = None, **kwargs: Any) -> str | None:
-    client = _default or _client("identify")
-    return client.identify(user_id, traits, **kwargs) if client else None
+def track(event_type: str, properties: Mapping[str, Any] | None = None, **kwargs: Any) -> str | None:
+    """Queue an event for the current visitor (or ``visitor_id=``/``user_id=``); returns its event_id."""
+    return _call("track", event_type, properties, **kwargs)
 
 
-def conversion(conversion_type: str, revenue: Any = None, currency: str | None = None, **kwargs: Any) -> str | None:
-    client = _default or _client("conversion")
-    return client.conversion(conversion_type, revenue, currency, **kwargs) if client else None
+def identify(user_id: str, traits: Mapping[str, Any] | None = None, **kwargs: Any) -> str | None:
+    """Link the current visitor (or ``visitor_id=``) to a known user."""
+    return _call("identify", user_id, traits, **kwargs)
 
 
-def event(action: str, value: Any = None, coupon_code: str | None = None, ref_code: str | None = None, **kwargs: Any) -> str | None:
-    client = _default or _client("event")
-    return client.event(action, value, coupon_code, ref_code, **kwargs) if client else None
+def conversion(
+    conversion_type: str,
+    revenue: Any = None,
+    currency: str | None = None,
+    properties: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> str | None:
+    """Queue a conversion; returns its idempotency key (``idempotency_key=`` yours, e.g. the order id)."""
+    return _call("conversion", conversion_type, revenue, currency, properties, **kwargs)
+
+
+def event(
+    action: str, value: Any = None, coupon_code: str | None = None, ref_code: str | None = None, **kwargs: Any
+) -> str | None:
+    """The unified event (purchase, add_to_cart, signup, drop_off, custom); returns its event_id."""
+    return _call("event", action, value, coupon_code, ref_code, **kwargs)
 
 
 def _required() -> Client:
