@@ -24,7 +24,9 @@ from tests.conftest import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "clients" / "python" / "examples"
 KEY = "sk_test_" + "a1" * 20
-CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+CHROME = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> None:
@@ -106,7 +108,7 @@ def fake() -> Iterator[FakeMultibuzz]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_POST = do_GET = _handle
+        do_POST = do_GET = _handle  # noqa: N815 (http.server's names)
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     server.daemon_threads = True

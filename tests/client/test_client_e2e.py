@@ -51,9 +51,10 @@ def visitor(api: Api, tenant: Tenant, visitor_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_google_then_paid_social_then_a_purchase(framework: str, api: Api, container: Container, gateway: str) -> None:
     tenant = api.tenant(f"{framework.title()} Shop")
-    with serve_example(framework, **options(tenant, gateway)) as shop, httpx.Client(
-        base_url=shop, headers={"user-agent": CHROME}, timeout=30
-    ) as browser:
+    with (
+        serve_example(framework, **options(tenant, gateway)) as shop,
+        httpx.Client(base_url=shop, headers={"user-agent": CHROME}, timeout=30) as browser,
+    ):
         first = browser.get("/", headers={"referer": "https://www.google.com/"})
         assert first.status_code == 200 and "Example shop" in first.text
         set_cookie = first.headers.get_list("set-cookie")
@@ -79,6 +80,11 @@ def test_google_then_paid_social_then_a_purchase(framework: str, api: Api, conta
 
     seen = visitor(api, tenant, vid)
     assert [s["channel"] for s in seen["sessions"]] == ["organic_search", "paid_social"]
+    first_session, second_session = seen["sessions"]
+    assert (first_session["referrer"], first_session["page_view_count"]) == ("https://www.google.com/", 1)
+    assert (second_session["utm"]["source"], second_session["utm"]["campaign"]) == ("facebook", "spring")
+    assert second_session["page_view_count"] == 2, "the landing page and the cart"
+    assert second_session["device"]["browser"] == "Chrome", "the visitor's user agent, not the client's"
     assert seen["user_id"] == "ann@example.com"
     kinds = [e["event_type"] for e in seen["events"]]
     assert kinds.count("page_view") == 3 and kinds.count("add_to_cart") == 1
@@ -149,7 +155,7 @@ def switch(gateway: str) -> Iterator[Switch]:
         def do_POST(self) -> None:
             state.handle(self)
 
-        do_GET = do_POST
+        do_GET = do_POST  # noqa: N815 (http.server's names)
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     server.daemon_threads = True
@@ -167,9 +173,10 @@ def test_multibuzz_slow_or_down_leaves_the_shop_unchanged_and_events_arrive_late
     framework: str, api: Api, container: Container, switch: Switch
 ) -> None:
     tenant = api.tenant(f"Outage {framework}")
-    with serve_example(framework, **options(tenant, switch.url, max_retries=100)) as shop, httpx.Client(
-        base_url=shop, headers={"user-agent": CHROME}, timeout=30
-    ) as browser:
+    with (
+        serve_example(framework, **options(tenant, switch.url, max_retries=100)) as shop,
+        httpx.Client(base_url=shop, headers={"user-agent": CHROME}, timeout=30) as browser,
+    ):
         reference = httpx.get(shop + "/", headers={"user-agent": CHROME})  # Multibuzz up: the page as it should be
 
         switch.mode = "slow"

@@ -32,9 +32,7 @@ def call(
     environ: dict[str, Any] = {}
     setup_testing_defaults(environ)
     path, _, query = path.partition("?")
-    environ.update(
-        {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method, "HTTP_HOST": "shop.example"}
-    )
+    environ.update({"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method, "HTTP_HOST": "shop.example"})
     environ["HTTP_USER_AGENT"] = CHROME
     environ["REMOTE_ADDR"] = "203.0.113.9"
     if https:
@@ -67,7 +65,9 @@ def sent(client: Client, fake: FakeMultibuzz) -> tuple[list[dict[str, Any]], lis
 
 def test_a_first_visit_gets_both_cookies_a_session_and_a_page_view(client: Client, fake: FakeMultibuzz) -> None:
     app = MultibuzzWSGIMiddleware(html_app, client)
-    status, headers, environ = call(app, "/?utm_source=google&utm_medium=cpc", headers={"referer": "https://www.google.com/"})
+    status, headers, environ = call(
+        app, "/?utm_source=google&utm_medium=cpc", headers={"referer": "https://www.google.com/"}
+    )
     assert status == "200 OK"
     jar = cookies(headers)
     vid = jar["_mbuzz_vid"].split(";")[0].split("=")[1]
@@ -234,7 +234,11 @@ def test_the_asgi_middleware_applies_the_same_rules(client: Client, fake: FakeMu
         "scheme": "https",
         "path": "/",
         "query_string": b"utm_source=x",
-        "headers": [(b"host", b"shop.example"), (b"user-agent", CHROME.encode()), (b"cookie", f"_mbuzz_vid={VID}".encode())],
+        "headers": [
+            (b"host", b"shop.example"),
+            (b"user-agent", CHROME.encode()),
+            (b"cookie", f"_mbuzz_vid={VID}".encode()),
+        ],
         "client": ("203.0.113.9", 5000),
     }
     asyncio.run(MultibuzzASGIMiddleware(app, client)(scope, receive, send))
@@ -254,9 +258,11 @@ def test_track_inside_a_request_uses_the_current_visitor(client: Client, fake: F
         start_response("303 See Other", [("Location", "/cart")])
         return [b""]
 
-    _, _, environ = call(MultibuzzWSGIMiddleware(app, client), "/cart", method="POST", headers={"cookie": f"_mbuzz_vid={VID}"})
+    call(MultibuzzWSGIMiddleware(app, client), "/cart", method="POST", headers={"cookie": f"_mbuzz_vid={VID}"})
     _, events = sent(client, fake)
-    assert [(e["event_type"], e["visitor_id"], e["properties"]) for e in events] == [("add_to_cart", VID, {"sku": "TEE"})]
+    assert [(e["event_type"], e["visitor_id"], e["properties"]) for e in events] == [
+        ("add_to_cart", VID, {"sku": "TEE"})
+    ]
     identify = next(r.json for r in fake.received if r.path == "/api/v1/identify")
     assert identify == {"user_id": "user-1", "traits": {"plan": "pro"}, "visitor_id": VID}
     assert current_visit() is None, "nothing leaks out of the request"

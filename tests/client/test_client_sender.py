@@ -149,7 +149,9 @@ def test_a_malformed_payload_is_logged_not_raised(fake: FakeMultibuzz, caplog: p
 
 def test_events_the_server_rejects_are_logged(fake: FakeMultibuzz, caplog: pytest.LogCaptureFixture) -> None:
     error = {"index": 1, "field": "events[1].timestamp", "message": "is more than 1 day in the future"}
-    fake.script = [(202, {}, {"accepted": 1, "rejected": 1, "events": [{"index": 0, "id": "evt_1"}], "errors": [error]})]
+    fake.script = [
+        (202, {}, {"accepted": 1, "rejected": 1, "events": [{"index": 0, "id": "evt_1"}], "errors": [error]})
+    ]
     client = fast(fake, flush_interval=60)
     with caplog.at_level(logging.ERROR, "multibuzz_client"):
         client.track("a", visitor_id=VID)
@@ -168,7 +170,12 @@ def test_requests_are_signed_when_a_signing_secret_is_configured(fake: FakeMulti
         expected = hmac.new(b"whsec_topsecret", request.raw, hashlib.sha256).hexdigest()
         assert request.headers["x-signature"] == expected
     unified = next(r.json for r in fake.received if "action" in (r.json or {}))
-    assert (unified["action"], unified["value"], unified["coupon_code"], unified["currency"]) == ("purchase", "99", "BEN10", "USD")
+    assert (unified["action"], unified["value"], unified["coupon_code"], unified["currency"]) == (
+        "purchase",
+        "99",
+        "BEN10",
+        "USD",
+    )
     unsigned = fast(fake)
     unsigned.track("signup", visitor_id=VID)
     assert unsigned.flush(10)

@@ -55,7 +55,7 @@ def create_app(**options: Any) -> WSGIHandler:
     if not settings.configured:
         settings.configure(
             DEBUG=False,
-            SECRET_KEY="example-shop-not-secret",  # noqa: S106
+            SECRET_KEY="example-shop-not-secret",
             ROOT_URLCONF=__name__,
             ALLOWED_HOSTS=["127.0.0.1", "localhost"],
             MIDDLEWARE=["multibuzz_client.django.MultibuzzMiddleware"],

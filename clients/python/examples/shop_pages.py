@@ -22,7 +22,8 @@ def total(cart: list[str]) -> Decimal:
 
 
 def page(title: str, body: str) -> str:
-    return f"<!doctype html><html><head><title>{escape(title)}</title></head><body><h1>{escape(title)}</h1>{body}</body></html>"
+    head = f"<head><title>{escape(title)}</title></head>"
+    return f"<!doctype html><html>{head}<body><h1>{escape(title)}</h1>{body}</body></html>"
 
 
 def landing() -> str:

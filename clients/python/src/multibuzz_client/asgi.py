@@ -29,7 +29,7 @@ def request_info(scope: Scope, trust_forwarded: bool) -> RequestInfo:
     client = scope.get("client")
     ip = client[0] if client else None
     if trust_forwarded:
-        scheme = headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+        scheme = (headers.get("x-forwarded-proto") or scheme).split(",")[0].strip()
         forwarded = headers.get("x-forwarded-for")
         if forwarded:
             ip = forwarded.split(",")[0].strip()

@@ -276,7 +276,9 @@ class Client:
         if response.status == 0:
             raise ApiError(f"Multibuzz unreachable: {response.error}")
         message = response.body.get("message") if isinstance(response.body, dict) else None
-        raise ApiError(f"{method} {path}: HTTP {response.status} {message or ''}".strip(), response.status, response.body)
+        raise ApiError(
+            f"{method} {path}: HTTP {response.status} {message or ''}".strip(), response.status, response.body
+        )
 
     def attribution(
         self, conversion_id: str | None = None, *, visitor_id: str | None = None, model: str | None = None

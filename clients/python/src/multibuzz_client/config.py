@@ -100,7 +100,9 @@ def build_config(
         if not key:
             raise ConfigurationError("api_key is required: pass configure(api_key=...) or set MULTIBUZZ_API_KEY")
         if not KEY_PATTERN.match(key.strip()):
-            raise ConfigurationError("api_key is malformed: it looks like sk_live_<32-64 letters/digits> or sk_test_<…>")
+            raise ConfigurationError(
+                "api_key is malformed: it looks like sk_live_<32-64 letters/digits> or sk_test_<…>"
+            )
         key = key.strip()
     if enabled or url:
         parts = urlsplit(url.strip())

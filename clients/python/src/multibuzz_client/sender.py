@@ -117,7 +117,7 @@ class Sender:
         self._local = threading.local()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send everything queued now; wait up to ``timeout`` seconds (default: the client timeout × 4).
+        """Send everything queued now; wait up to ``timeout`` seconds (default: the client timeout times 4).
         True when the queue is empty and nothing is in flight."""
         if self.config.sync:
             return True

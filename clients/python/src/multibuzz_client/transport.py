@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import socket
 import ssl
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -48,9 +47,9 @@ def parse_retry_after(value: str | None) -> float | None:
     except ValueError:
         pass
     try:
-        from datetime import UTC, datetime
+        from datetime import datetime, timezone
 
-        return max(0.0, (parsedate_to_datetime(text) - datetime.now(UTC)).total_seconds())
+        return max(0.0, (parsedate_to_datetime(text) - datetime.now(timezone.utc)).total_seconds())
     except (TypeError, ValueError, IndexError):
         return None
 
@@ -117,7 +116,7 @@ class Transport:
                 self.close()
                 if attempt:
                     return Response(0, None, error=f"{type(exc).__name__}: {exc}")
-            except (TimeoutError, socket.timeout, OSError, http.client.HTTPException) as exc:
+            except (TimeoutError, OSError, http.client.HTTPException) as exc:
                 self.close()
                 return Response(0, None, error=f"{type(exc).__name__}: {exc}")
         return Response(0, None, error="no response")  # pragma: no cover

@@ -134,11 +134,9 @@ class Tracker:
         headers = request.headers
         if is_bot(headers.get("user-agent")):
             return True
-        if self.client.config.honor_privacy_signals and (
+        return self.client.config.honor_privacy_signals and (
             headers.get("sec-gpc", "").strip() == "1" or headers.get("dnt", "").strip() == "1"
-        ):
-            return True
-        return False
+        )
 
     def begin(self, request: RequestInfo) -> tuple[Visit, Token[Visit | None]] | None:
         """Identify the visitor and session of a request (None when it is not tracked)."""

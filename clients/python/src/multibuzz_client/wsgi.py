@@ -23,7 +23,7 @@ class _Headers(dict[str, str]):
         super().__init__()
         self._environ = environ
 
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         key = "HTTP_" + name.upper().replace("-", "_")
         return self._environ.get(key, default)
 
