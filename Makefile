@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: setup serve test test-sqlite test-mysql lint format bench synth clean db-up migration
+.PHONY: setup serve test test-sqlite test-mysql lint format bench synth clean db-up migration client-dist
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev,cdk]'
+	$(PY) -m pip install -q -e clients/python
 	@touch $(STAMP)
 
 ## setup: create .venv and install Multibuzz with its dev and CDK extras
@@ -58,3 +59,7 @@ migration: setup
 
 clean:
 	rm -rf .multibuzz cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+## client-dist: build the Python client (clients/python) into an sdist and a wheel under clients/python/dist/
+client-dist: setup
+	$(PY) -m build --no-isolation --sdist --wheel --outdir clients/python/dist clients/python
