@@ -39,6 +39,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cd clients/python && ../../$(VENV)/bin/mypy
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -87,6 +87,7 @@ def fake() -> Iterator[FakeMultibuzz]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = -1  # headers and body in one segment: no Nagle/delayed-ACK stall on kept-alive connections
 
         def log_message(self, *_: Any) -> None:
             pass

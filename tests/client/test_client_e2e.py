@@ -148,6 +148,7 @@ def switch(gateway: str) -> Iterator[Switch]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = -1  # headers and body in one segment: no Nagle/delayed-ACK stall on kept-alive connections
 
         def log_message(self, *_: Any) -> None:
             pass

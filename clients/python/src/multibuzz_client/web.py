@@ -39,11 +39,12 @@ _STATIC_PREFIXES = ("/static/", "/assets/", "/media/", "/_next/", "/favicon", "/
 _HEALTH_PATHS = frozenset(
     ("/health", "/healthz", "/health-check", "/healthcheck", "/livez", "/readyz", "/ready", "/ping", "/up", "/status")
 )
-_BOT = re.compile(
-    r"bot\b|bot/|crawl|spider|slurp|facebookexternalhit|headlesschrome|lighthouse|pingdom|uptime|monitor|"
-    r"preview|scrapy|python-requests|go-http-client|curl/|wget/|feedfetcher|mediapartners",
-    re.IGNORECASE,
-)
+_BOT_TOKENS = (
+    "bot/", "bot;", "bot)", "bot ", "crawl", "spider", "slurp", "facebookexternalhit", "headlesschrome",
+    "lighthouse", "pingdom", "uptime", "monitor", "preview", "scrapy", "python-requests", "go-http-client",
+    "curl/", "wget/", "feedfetcher", "mediapartners",
+)  # fmt: skip
+_bot_cache: dict[str, bool] = {}  # user agents repeat: the verdict is looked up, not recomputed
 _TOUCH_KEYS = (
     "utm_source=", "utm_medium=", "utm_campaign=", "gclid=", "gbraid=", "wbraid=", "msclkid=", "fbclid=",
     "ttclid=", "li_fat_id=", "twclid=", "ref_code=", "ref=",
@@ -109,7 +110,15 @@ def new_id() -> str:
 
 
 def is_bot(user_agent: str | None) -> bool:
-    return bool(user_agent) and _BOT.search(user_agent or "") is not None
+    if not user_agent:
+        return False
+    verdict = _bot_cache.get(user_agent)
+    if verdict is None:
+        lowered = user_agent.lower()
+        verdict = lowered.endswith("bot") or any(token in lowered for token in _BOT_TOKENS)
+        if len(_bot_cache) < 10_000:
+            _bot_cache[user_agent] = verdict
+    return verdict
 
 
 class Tracker:
