@@ -43,7 +43,8 @@ def test_python_m_build_makes_a_typed_wheel_and_an_sdist(dist: Path) -> None:
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()
     assert "Name: multibuzz-client" in metadata and "Requires-Python: >=3.10" in metadata
     assert "Requires-Dist" not in metadata.split("Provides-Extra")[0], "standard library only"
-    members = {m.split("/", 1)[1] for m in tarfile.open(sdist).getnames() if "/" in m}
+    with tarfile.open(sdist) as archive:
+        members = {m.split("/", 1)[1] for m in archive.getnames() if "/" in m}
     assert {"README.md", "CHANGELOG.md", "pyproject.toml", "src/multibuzz_client/py.typed"} <= members
 
 
