@@ -81,7 +81,7 @@ def track_cost(calls: int) -> dict[str, Any]:
         sink.wait(timeout=10)
 
 
-def delivery_rate(events: int, url: str | None) -> dict[str, Any]:
+def delivery_rate(events: int, url: str | None, senders: int) -> dict[str, Any]:
     api_key = "sk_test_" + secrets.token_hex(20)
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,7 +119,9 @@ def delivery_rate(events: int, url: str | None) -> dict[str, Any]:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("local stack did not start")
                 time.sleep(0.2)
-            client = Client(api_key=api_key, api_url=base, flush_at_exit=False, max_queue=events, timeout=30)
+            client = Client(
+                api_key=api_key, api_url=base, flush_at_exit=False, max_queue=events * 2, timeout=30, senders=senders
+            )
             visitors = [secrets.token_hex(32) for _ in range(events // 10)]
             began = time.perf_counter()
             for n in range(events):
@@ -147,6 +149,7 @@ def delivery_rate(events: int, url: str | None) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "queueing_seconds": round(queued, 3),
         "events_per_s": round(events / seconds),
+        "senders": senders,
         "sender": stats,
     }
 
@@ -155,10 +158,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=50_000)
     parser.add_argument("--events", type=int, default=50_000, help="a multiple of 10")
+    parser.add_argument("--senders", type=int, default=4, help="sender threads (the client default is 4)")
     parser.add_argument("--url", default=None, help="MariaDB URL for the local stack (default: a SQLite file)")
     args = parser.parse_args()
     track = track_cost(args.calls)
-    delivery = delivery_rate(args.events, args.url)
+    delivery = delivery_rate(args.events, args.url, args.senders)
     print(f"{'measure':<52}{'value':>14}")
     print(f"{'track() on the request path, p50 (us)':<52}{track['p50_us']:>14}")
     print(f"{'track() on the request path, p99 (us)':<52}{track['p99_us']:>14}")

@@ -45,6 +45,7 @@ def test_the_environment_configures_it_too(monkeypatch: pytest.MonkeyPatch) -> N
         ({"api_url": "ftp://track.example.com"}, "api_url must be an http(s) URL"),
         ({"timeout": 0}, "timeout"),
         ({"batch_size": 1001}, "batch_size must be between 1 and 1000"),
+        ({"senders": 0}, "senders must be between 1 and 16"),
         ({"excluded_paths": ["admin"]}, "excluded_paths must start with /"),
         ({"cookie_domain": "bad domain"}, "cookie_domain"),
         ({"funnel_detector": "not callable"}, "funnel_detector must be callable"),

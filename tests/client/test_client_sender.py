@@ -117,9 +117,11 @@ def test_unreachable_after_the_last_retry_the_batch_is_dropped_and_counted(
 
 def test_a_full_queue_drops_the_oldest_and_counts_it(fake: FakeMultibuzz, caplog: pytest.LogCaptureFixture) -> None:
     fake.gate.clear()  # Multibuzz hangs: the sender is stuck on its first request
-    client = fast(fake, max_queue=10, batch_size=1)
+    client = fast(fake, max_queue=10, batch_size=1, senders=1)
     first = client.track("e", {"n": 0}, visitor_id=VID)
-    wait_for(lambda: client.sender.pending() == 1 and not client.sender._queue, what="the first event in flight")
+    wait_for(
+        lambda: client.sender.pending() == 1 and not client.sender._lanes[0].queue, what="the first event in flight"
+    )
     with caplog.at_level(logging.WARNING, "multibuzz_client"):
         ids = [client.track("e", {"n": n}, visitor_id=VID) for n in range(1, 16)]
     assert all(ids), "the host app never sees the drop"
@@ -188,7 +190,7 @@ def test_sync_mode_sends_before_the_call_returns(fake: FakeMultibuzz) -> None:
     assert [r.path for r in fake.received] == ["/api/v1/events"]
     client.identify("user-1", visitor_id=VID)
     assert fake.received[-1].path == "/api/v1/identify"
-    assert client.sender._thread is None, "no background thread in a short-lived process"
+    assert all(lane.thread is None for lane in client.sender._lanes), "no background thread in a short-lived process"
 
 
 def test_queued_events_are_flushed_when_the_process_exits(fake: FakeMultibuzz, tmp_path: Path) -> None:
@@ -215,3 +217,18 @@ def test_module_level_calls_use_the_configured_client(fake: FakeMultibuzz) -> No
     assert multibuzz.event("add_to_cart", visitor_id=VID)
     assert multibuzz.flush(10)
     assert sorted(fake.paths()) == ["/api/v1/conversions", "/api/v1/events", "/api/v1/events", "/api/v1/identify"]
+
+
+def test_two_sender_threads_keep_each_visitors_items_in_order(fake: FakeMultibuzz) -> None:
+    client = fast(fake, senders=2, batch_size=7)
+    visitors = [f"{n:064x}" for n in range(20)]
+    expected: dict[str, list[str | None]] = {v: [] for v in visitors}
+    for step in range(10):
+        for visitor in visitors:
+            expected[visitor].append(client.track("step", {"n": step}, visitor_id=visitor))
+    assert client.flush(20)
+    got: dict[str, list[str | None]] = {v: [] for v in visitors}
+    for event in fake.events():
+        got[event["visitor_id"]].append(event["event_id"])
+    assert got == expected
+    assert all(lane.thread is not None for lane in client.sender._lanes), "both threads carried visitors"

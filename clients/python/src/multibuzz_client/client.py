@@ -115,7 +115,7 @@ class Client:
                     event["ip"] = visit.ip
                 if visit.user_agent:
                     event["user_agent"] = visit.user_agent
-            self.sender.put(EVENT, event)
+            self.sender.put(EVENT, event, None, visitor_id or user_id)
             return event_id
         except Exception:
             logger.exception("multibuzz.track(%r) failed; the app goes on", event_type)
@@ -137,7 +137,7 @@ class Client:
             if visitor_id:
                 payload["visitor_id"] = visitor_id
             key = client_event_id()
-            self.sender.put(IDENTIFY, payload, key)
+            self.sender.put(IDENTIFY, payload, key, visitor_id or str(user_id))
             return key
         except Exception:
             logger.exception("multibuzz.identify failed; the app goes on")
@@ -184,7 +184,7 @@ class Client:
             if timestamp is not None:
                 payload["timestamp"] = timestamp.isoformat() if isinstance(timestamp, datetime) else timestamp
             key = idempotency_key or client_event_id()
-            self.sender.put(CONVERSION, {"conversion": payload}, key)
+            self.sender.put(CONVERSION, {"conversion": payload}, key, visitor_id or user_id or event_id)
             return key
         except Exception:
             logger.exception("multibuzz.conversion(%r) failed; the app goes on", conversion_type)
@@ -237,7 +237,7 @@ class Client:
             payload.update({k: v for k, v in optional.items() if v is not None})
             if properties:
                 payload["properties"] = dict(properties)
-            self.sender.put(UNIFIED, payload, event_id)
+            self.sender.put(UNIFIED, payload, event_id, visitor_id or user_id)
             return event_id
         except Exception:
             logger.exception("multibuzz.event(%r) failed; the app goes on", action)
@@ -257,7 +257,7 @@ class Client:
             session["user_agent"] = visit.user_agent
         if visit.ip:
             session["ip"] = visit.ip
-        self.sender.put(SESSION, session)
+        self.sender.put(SESSION, session, None, visit.visitor_id)
 
     # -- reads: raise ApiError, they are explicit calls whose answer the app needs ----------------
     def _get(self, path: str, query: dict[str, Any] | None = None) -> Any:

@@ -36,7 +36,8 @@ class Config:
     signing_secret: str | None = None
     sync: bool = False  # send in the calling thread (AWS Lambda, scripts, other short-lived processes)
     batch_size: int = API_BATCH_LIMIT
-    max_queue: int = 10_000
+    max_queue: int = 10_000  # items held in memory at most (over all sender threads); then the oldest go
+    senders: int = 4  # sender threads; one visitor's items always go through the same one, in order
     flush_interval: float = 0.5
     max_retries: int = 8
     backoff_base: float = 0.5
@@ -136,6 +137,8 @@ def _check(config: Config) -> None:
         raise ConfigurationError("timeout must be a positive number of seconds")
     if not 1 <= config.batch_size <= API_BATCH_LIMIT:
         raise ConfigurationError(f"batch_size must be between 1 and {API_BATCH_LIMIT} (the API's batch limit)")
+    if not 1 <= config.senders <= 16:
+        raise ConfigurationError("senders must be between 1 and 16")
     if config.max_queue < 1:
         raise ConfigurationError("max_queue must be at least 1")
     if config.flush_interval <= 0:

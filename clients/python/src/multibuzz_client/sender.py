@@ -61,20 +61,30 @@ class _Request:
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
+class _Lane:
+    """One queue and the thread that drains it. A visitor's items always go to the same lane, in order."""
+
+    def __init__(self, index: int, capacity: int) -> None:
+        self.index = index
+        self.capacity = capacity
+        self.queue: deque[Item] = deque(maxlen=capacity)
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.inflight = 0
+        self.dropping = False
+
+
 class Sender:
     def __init__(self, config: Config, transport_factory: Callable[[], Transport] | None = None) -> None:
         self.config = config
         self.stats = Stats()
-        self._queue: deque[Item] = deque(maxlen=config.max_queue)
-        self._max = config.max_queue
+        count = max(1, config.senders)
+        capacity = max(1, -(-config.max_queue // count))
+        self._lanes = [_Lane(i, capacity) for i in range(count)]
         self._batch = config.batch_size
-        self._wake = threading.Event()
         self._abort = threading.Event()
         self._stopping = False
-        self._inflight = 0
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._dropping = False
         self._local = threading.local()
         self._factory = transport_factory or (
             lambda: Transport(config.base, config.api_key, config.timeout, config.signing_secret)
@@ -84,95 +94,112 @@ class Sender:
         os.register_at_fork(after_in_child=self._after_fork)
 
     # -- request path -------------------------------------------------------------------------
-    def put(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
+    def put(self, kind: str, payload: dict[str, Any], key: str | None = None, shard: str | None = None) -> None:
+        """Queue one item; ``shard`` (the visitor or user id) keeps one visitor's items in one lane, in order."""
         if self.config.sync:
             self._send_items([(kind, payload, key)])
             return
-        queue = self._queue
-        if len(queue) >= self._max:
-            self.stats.dropped += 1
-            if not self._dropping:
-                self._dropping = True
-                logger.warning("multibuzz queue full (%d items): dropping the oldest", self._max)
+        lanes = self._lanes
+        lane = lanes[hash(shard) % len(lanes)] if shard is not None and len(lanes) > 1 else lanes[0]
+        queue = lane.queue
+        if len(queue) >= lane.capacity:
+            with self._lock:
+                self.stats.dropped += 1
+            if not lane.dropping:
+                lane.dropping = True
+                logger.warning("multibuzz queue full (%d items): dropping the oldest", lane.capacity)
         queue.append((kind, payload, key))
         self.stats.queued += 1
-        if self._thread is None:
-            self._start()
+        if lane.thread is None:
+            self._start(lane)
         if len(queue) >= self._batch:
-            self._wake.set()
+            lane.wake.set()
 
     def pending(self) -> int:
-        return len(self._queue) + self._inflight
+        return sum(len(lane.queue) + lane.inflight for lane in self._lanes)
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def _start(self) -> None:
+    def _start(self, lane: _Lane) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="multibuzz-sender", daemon=True)
-                self._thread.start()
+            if lane.thread is None:
+                lane.thread = threading.Thread(
+                    target=self._run, args=(lane,), name=f"multibuzz-sender-{lane.index}", daemon=True
+                )
+                lane.thread.start()
 
-    def _after_fork(self) -> None:  # a pre-forking server's worker starts its own thread
-        self._thread = None
+    def _after_fork(self) -> None:  # a pre-forking server's worker starts its own threads
+        for lane in self._lanes:
+            lane.thread = None
         self._lock = threading.Lock()
         self._local = threading.local()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued now; wait up to ``timeout`` seconds (default: the client timeout times 4).
-        True when the queue is empty and nothing is in flight."""
+        True when the queues are empty and nothing is in flight."""
         if self.config.sync:
             return True
         deadline = time.monotonic() + (timeout if timeout is not None else self.config.timeout * 4)
         while self.pending():
-            if self._thread is None:
-                self._start()
-            self._wake.set()
+            for lane in self._lanes:
+                if lane.queue or lane.inflight:
+                    if lane.thread is None:
+                        self._start(lane)
+                    lane.wake.set()
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.005)
         return True
 
     def shutdown(self, timeout: float | None = None) -> None:
-        """Flush (bounded) and stop the thread; registered with ``atexit`` unless ``flush_at_exit=False``."""
+        """Flush (bounded) and stop the threads; registered with ``atexit`` unless ``flush_at_exit=False``."""
         if self._stopping:
             return
         flushed = self.flush(timeout)
         self._stopping = True
         self._abort.set()
-        self._wake.set()
+        for lane in self._lanes:
+            lane.wake.set()
         if not flushed:
             logger.warning("multibuzz: %d item(s) not delivered at shutdown", self.pending())
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=1.0)
+        for lane in self._lanes:
+            if lane.thread is not None and lane.thread is not threading.current_thread():
+                lane.thread.join(timeout=1.0)
         transport = getattr(self._local, "transport", None)
         if transport is not None:
             transport.close()
 
-    # -- the sender thread --------------------------------------------------------------------
-    def _run(self) -> None:
+    # -- the sender threads -------------------------------------------------------------------
+    def _run(self, lane: _Lane) -> None:
         while not self._stopping:
-            self._wake.wait(self.config.flush_interval)
-            self._wake.clear()
+            lane.wake.wait(self.config.flush_interval)
+            lane.wake.clear()
             try:
-                self._drain()
+                self._drain(lane)
             except Exception:  # the thread must survive anything
                 logger.exception("multibuzz sender: unexpected error")
+            finally:
+                transport = getattr(self._local, "transport", None)
+                if self._stopping and transport is not None:
+                    transport.close()
 
-    def _drain(self) -> None:
-        while self._queue and not self._stopping:
+    def _drain(self, lane: _Lane) -> None:
+        queue = lane.queue
+        while queue and not self._stopping:
             items: list[Item] = []
             with self._lock:
-                while self._queue and len(items) < self._batch:
+                while queue and len(items) < self._batch:
                     try:
-                        items.append(self._queue.popleft())
+                        items.append(queue.popleft())
                     except IndexError:
                         break
-                self._inflight += len(items)
+                lane.inflight += len(items)
             try:
                 self._send_items(items)
             finally:
                 with self._lock:
-                    self._inflight -= len(items)
+                    lane.inflight -= len(items)
+            if lane.dropping and not queue:
+                lane.dropping = False
 
     def _transport(self) -> Transport:
         transport: Transport | None = getattr(self._local, "transport", None)
@@ -209,7 +236,7 @@ class Sender:
         try:
             return dumps(payload)
         except (TypeError, ValueError) as exc:
-            self.stats.malformed += 1
+            self._count("malformed", 1)
             logger.error("multibuzz: dropped a malformed %s payload (%s): %.300r", kind, exc, payload)
             return None
 
@@ -238,7 +265,7 @@ class Sender:
         config = self.config
         attempt = 0
         while True:
-            self.stats.requests += 1
+            self._count("requests", 1)
             response = self._transport().request("POST", request.path, request.body, idempotency_key=request.key)
             if config.debug:
                 logger.debug("multibuzz POST %s -> %s %.500r", request.path, response.status, response.body)
@@ -246,7 +273,7 @@ class Sender:
                 self._accepted(request, response)
                 return response
             if not response.retryable:
-                self.stats.rejected += request.count
+                self._count("rejected", request.count)
                 logger.error(
                     "multibuzz refused %d %s item(s): HTTP %s %.500r",
                     request.count,
@@ -257,7 +284,7 @@ class Sender:
                 return response
             attempt += 1
             if attempt > config.max_retries or self._abort.is_set():
-                self.stats.failed += request.count
+                self._count("failed", request.count)
                 logger.error(
                     "multibuzz unreachable after %d attempt(s) (%s): dropped %d %s item(s)",
                     attempt,
@@ -267,7 +294,7 @@ class Sender:
                 )
                 return response
             delay = self.backoff(attempt, response.retry_after)
-            self.stats.retries += 1
+            self._count("retries", 1)
             logger.warning(
                 "multibuzz %s (%s); retry %d in %.2fs",
                 request.path,
@@ -290,10 +317,11 @@ class Sender:
         errors = body.get("errors") if request.kind == EVENT else None
         rejected = len(errors) if isinstance(errors, list) else 0
         if rejected:
-            self.stats.rejected += rejected
+            self._count("rejected", rejected)
             for error in errors[:20] if isinstance(errors, list) else []:
                 logger.error("multibuzz rejected an event: %s", error)
-        self.stats.sent += request.count - rejected
-        if self._dropping:
-            self._dropping = False
-            logger.warning("multibuzz: %d item(s) dropped so far (queue full)", self.stats.dropped)
+        self._count("sent", request.count - rejected)
+
+    def _count(self, name: str, n: int) -> None:
+        with self._lock:
+            setattr(self.stats, name, getattr(self.stats, name) + n)
