@@ -48,7 +48,7 @@ def track_cost(calls: int) -> dict[str, Any]:
     try:
         time.sleep(0.5)
         client = Client(
-            api_key="sk_test_" + "c" * 40, api_url=f"http://127.0.0.1:{port}", flush_at_exit=False, max_queue=calls * 2
+            api_key="sk_test_" + "c" * 40, api_url=f"http://127.0.0.1:{port}", flush_at_exit=False, max_queue=calls * 8
         )
         request = RequestInfo(
             "GET",
