@@ -57,6 +57,7 @@ def test_the_client_never_imports_the_server_package() -> None:
             assert not any(n == "multibuzz" or n.startswith("multibuzz.") for n in names), path
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(PY310 is None, reason="no Python 3.10 interpreter on this machine")
 def test_the_wheel_works_on_python_3_10(dist: Path, tmp_path: Path) -> None:
     (wheel,) = dist.glob("*.whl")
