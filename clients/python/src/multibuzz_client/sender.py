@@ -18,6 +18,7 @@ import random
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,7 +92,14 @@ class Sender:
         )
         if config.flush_at_exit and not config.sync:
             atexit.register(self.shutdown)
-        os.register_at_fork(after_in_child=self._after_fork)
+        this = weakref.ref(self)  # the fork hook cannot be unregistered: it must not keep the sender alive
+
+        def after_fork() -> None:
+            sender = this()
+            if sender is not None:
+                sender._after_fork()
+
+        os.register_at_fork(after_in_child=after_fork)
 
     # -- request path -------------------------------------------------------------------------
     def put(self, kind: str, payload: dict[str, Any], key: str | None = None, shard: str | None = None) -> None:
@@ -154,6 +162,7 @@ class Sender:
         """Flush (bounded) and stop the threads; registered with ``atexit`` unless ``flush_at_exit=False``."""
         if self._stopping:
             return
+        atexit.unregister(self.shutdown)
         flushed = self.flush(timeout)
         self._stopping = True
         self._abort.set()
