@@ -112,6 +112,7 @@ class Switch:
         self.refused = 0
         self.held = 0
         self.forwarded = 0
+        self.lose = 0  # answers to lose: forwarded to Multibuzz, then a 502 to the client (as a timed-out proxy)
         self.lock = threading.Lock()
         self.url = ""
 
@@ -131,6 +132,11 @@ class Switch:
             answer = upstream.request(handler.command, handler.path, content=body, headers=headers)
         with self.lock:
             self.forwarded += 1
+            lost = self.lose > 0
+            self.lose -= 1 if lost else 0
+        if lost:
+            self._reply(handler, 502, b'{"error":"bad_gateway"}')
+            return
         self._reply(handler, answer.status_code, answer.content)
 
     @staticmethod
@@ -205,3 +211,36 @@ def test_multibuzz_slow_or_down_leaves_the_shop_unchanged_and_events_arrive_late
     seen = visitor(api, tenant, vid)
     assert [s["channel"] for s in seen["sessions"]] == ["organic_search"]
     assert [e["event_type"] for e in seen["events"]].count("page_view") == 3, "every page view once, none twice"
+
+
+def test_retries_after_lost_answers_never_double_count(api: Api, container: Container, switch: Switch) -> None:
+    """Multibuzz stored every request, but the answers were lost: the client retries, nothing counts twice."""
+    tenant = api.tenant("Lost answers")
+    switch.lose = 10**6
+    with (
+        serve_example("flask", **options(tenant, switch.url, senders=1, max_retries=100)) as shop,
+        httpx.Client(base_url=shop, headers={"user-agent": CHROME}, timeout=30) as browser,
+    ):
+        browser.get("/", headers={"referer": "https://www.google.com/"})
+        browser.post("/cart", data={"sku": "MUG"}, follow_redirects=True)
+        client = multibuzz.get_client()
+        assert client is not None
+        wait_for(lambda: switch.forwarded >= 6, what="the visit's requests each stored at least twice")
+        switch.lose = 0
+        assert client.flush(30)
+        drain(container)  # the visitor is stored before the purchase names it
+        switch.lose = 2
+        browser.post("/checkout", data={"email": "bo@example.com"})
+        wait_for(lambda: switch.lose == 0, what="the identify and the purchase stored, their answers lost")
+        assert client.flush(30)
+        drain(container)
+        vid = browser.cookies["_mbuzz_vid"]
+    assert client.stats()["retries"] >= 5 and client.stats()["rejected"] == 0
+    seen = visitor(api, tenant, vid)
+    assert len(seen["sessions"]) == 1 and seen["sessions"][0]["page_view_count"] == 2
+    kinds = sorted(e["event_type"] for e in seen["events"])
+    assert kinds == ["add_to_cart", "page_view", "page_view"]
+    (purchase,) = multibuzz.attribution(visitor_id=vid)["conversions"]
+    assert purchase["conversion"]["revenue"] == "12.00" and purchase["conversion"]["status"] == "attributed"
+    listed = api.client.get("/api/v1/conversions", headers=api.auth(tenant.owner_token)).json()["data"]
+    assert len(listed) == 1, "the purchase retried after a lost answer is one conversion"
