@@ -67,3 +67,24 @@ def test_unreachable_multibuzz_is_an_api_error_for_reads() -> None:
     client = Client(api_key=KEY, api_url=f"http://127.0.0.1:{free_port()}", flush_at_exit=False, timeout=2)
     with pytest.raises(ApiError, match="unreachable"):
         client.attribution("conv_1")
+
+
+def test_signed_requests_are_accepted_by_the_local_stack_and_a_wrong_secret_is_refused(
+    api: Api, container: Container, gateway: str
+) -> None:
+    tenant = api.tenant("Signed")
+    created = api.client.post(
+        "/api/v1/api-keys", json={"name": "signed", "with_signing_secret": True}, headers=api.auth(tenant.owner_token)
+    )
+    assert created.status_code == 201, created.text
+    key, secret = created.json()["key"], created.json()["signing_secret"]
+    assert secret
+    signed = Client(api_key=key, api_url=gateway, signing_secret=secret, flush_at_exit=False, flush_interval=0.02)
+    signed.track("signup", {"plan": "pro"}, visitor_id="5" * 64)
+    signed.identify("user-5", visitor_id="5" * 64)
+    assert signed.flush(20)
+    assert (signed.stats()["sent"], signed.stats()["rejected"]) == (2, 0)
+    forged = Client(api_key=key, api_url=gateway, signing_secret="whsec_wrong", flush_at_exit=False)
+    forged.track("signup", visitor_id="5" * 64)
+    assert forged.flush(20)
+    assert forged.stats()["rejected"] == 1, "a 401 is not retried; it is logged"
