@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import time
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -186,7 +185,7 @@ class Tracker:
         try:
             if (
                 200 <= status < 300
-                and visit.request.method in ("GET", "HEAD")
+                and visit.request.method == "GET"
                 and content_type
                 and content_type.startswith("text/html")
             ):
@@ -200,8 +199,6 @@ class Tracker:
         ]
 
     def _page_view(self, visit: Visit) -> None:
-        if visit.request.method != "GET":
-            return
         properties: dict[str, Any] = {"url": visit.url}
         if visit.referrer:
             properties["referrer"] = visit.referrer
@@ -215,7 +212,3 @@ class Tracker:
             if funnel:
                 properties.update(funnel)
         self.client.track("page_view", properties, visitor_id=visit.visitor_id, _visit=visit)
-
-
-def now() -> float:
-    return time.time()
