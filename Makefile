@@ -10,7 +10,7 @@ SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-dev
 MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: setup setup-serve serve test test-sqlite test-mysql lint format bench synth clean db-up migration
+.PHONY: setup setup-serve serve test test-sqlite test-mysql lint format bench synth clean db-up migration client-dist
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,9 @@ $(SERVE_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[local]'
 	@touch $(SERVE_STAMP)
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml clients/python/pyproject.toml | $(PY)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[local,dev,cdk]'
+	$(PY) -m pip install -q --disable-pip-version-check -e clients/python
 	@touch $(STAMP) $(SERVE_STAMP)
 
 ## setup: create .venv and install Multibuzz with its dev and CDK extras (what test/lint/bench/synth need)
@@ -51,6 +52,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cd clients/python && ../../$(VENV)/bin/mypy
 
 format: setup
 	$(VENV)/bin/ruff format .
@@ -71,3 +73,7 @@ migration: setup
 
 clean:
 	rm -rf .multibuzz cdk.out .pytest_cache .mypy_cache .ruff_cache
+
+## client-dist: build the Python client (clients/python) into an sdist and a wheel under clients/python/dist/
+client-dist: setup
+	$(PY) -m build --no-isolation --sdist --wheel --outdir clients/python/dist clients/python
