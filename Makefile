@@ -15,8 +15,10 @@ MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# --no-compile: no byte-compiling of every installed module (boto3 alone has thousands); Python compiles
+# what the server imports on first start.
 $(SERVE_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[local]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[local]'
 	@touch $(SERVE_STAMP)
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml | $(PY)

@@ -90,16 +90,17 @@ def die_with_parent(parent: int, stop: threading.Event, poll: float = 0.5) -> No
                 logger.warning("prctl(PR_SET_PDEATHSIG) failed", extra={"errno": ctypes.get_errno()})
         except (OSError, AttributeError) as exc:
             logger.warning("prctl unavailable; watching the parent pid only", extra={"error": str(exc)})
+    threading.Thread(target=watch_parent, args=(parent, stop, poll), name="parent-watch", daemon=True).start()
 
-    def watch() -> None:
-        while not stop.is_set():
-            if os.getppid() != parent:
-                logger.warning("server process gone; shipping what is left and exiting", extra={"parent": parent})
-                stop.set()
-                return
-            stop.wait(poll)
 
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+def watch_parent(parent: int, stop: threading.Event, poll: float = 0.5) -> None:
+    """Set ``stop`` as soon as this process's parent is no longer ``parent`` (it died: we were re-parented)."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            logger.warning("server process gone; shipping what is left and exiting", extra={"parent": parent})
+            stop.set()
+            return
+        stop.wait(poll)
 
 
 class ShipperProcess:
