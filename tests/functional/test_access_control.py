@@ -164,6 +164,10 @@ def test_owners_list_and_revoke_pending_invitations_and_tokens_expire(api: Api, 
         session.commit()
     late = api.client.post("/api/v1/invitations/accept", json={"token": second["token"], "password": Api.PASSWORD})
     assert late.status_code == 422 and field(late) == "token"
+    closed = api.client.get("/api/v1/invitations?include_closed=true", headers=owner).json()
+    statuses = {i["id"]: i["status"] for i in closed}
+    assert (statuses.pop(first["id"]), statuses.pop(second["id"])) == ("revoked", "expired")
+    assert list(statuses.values()) == ["accepted"], "the owner's own, accepted invitation"
     member = api.add_member(a, "m@pending.test", "member")
     for path in ("/api/v1/invitations", f"/api/v1/invitations/{second['id']}"):
         method = "GET" if path.endswith("invitations") else "DELETE"

@@ -326,6 +326,43 @@ def test_no_credential_of_another_tenant_reaches_an_object_of_tenant_a(api: Api,
     assert snapshot(container) == before, "a refused request changed the database"
 
 
+# Which API-key scopes may call a route (data; every other non-public route refuses keys of any scope).
+INGEST_ROUTES = {
+    "GET /api/v1/validate",
+    "POST /api/v1/events",
+    "POST /api/v1/event/{action}",
+    "POST /api/v1/sessions",
+    "POST /api/v1/identify",
+    "POST /api/v1/conversions",
+}
+READ_ROUTES = {"GET /api/v1/conversions/{conversion_id}"}
+
+
+def test_api_key_scopes_on_every_route_of_the_own_account(api: Api, container: Container) -> None:
+    """Keys of tenant A itself: an ``ingest``-only and a ``read``-only key on every non-public route."""
+    world = build_world(api, container)
+    keys = {}
+    for scope in ("ingest", "read"):
+        made = api.client.post(
+            "/api/v1/api-keys", json={"name": scope, "scopes": [scope]}, headers=api.auth(world.a.owner_token)
+        )
+        assert made.status_code == 201, made.text
+        keys[scope] = made.json()["key"]
+    ids = {**world.ids, "action": "signup"}
+    failures = []
+    for route, entry in MATRIX.items():
+        if isinstance(entry, Public):
+            continue
+        method, path = route.split(" ", 1)
+        for scope, key in keys.items():
+            allowed = route in (INGEST_ROUTES if scope == "ingest" else READ_ROUTES)
+            response = api.client.request(method, _fill(path, ids), headers=api.auth(key))
+            refused = response.status_code in (401, 403)
+            if refused == allowed:
+                failures.append(f"{scope} key {route} → {response.status_code} (allowed: {allowed})")
+    assert not failures, "\n".join(failures)
+
+
 def test_id_filters_never_reveal_another_tenants_rows(api: Api, container: Container) -> None:
     world = build_world(api, container)
     failures = []

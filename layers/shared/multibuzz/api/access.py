@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends
@@ -54,10 +54,19 @@ ResetsDep = Annotated[PasswordResets, Depends(resets_dep)]
 ThrottleDep = Annotated[LoginThrottle, Depends(throttle_dep)]
 
 
-def invitation_out(invitation: Invitation) -> InvitationOut:
-    return InvitationOut.model_validate(invitation)
+def invitation_out(invitation: Invitation, now: datetime) -> InvitationOut:
+    return InvitationOut(
+        id=invitation.id,
+        email=invitation.email,
+        role=invitation.role,
+        influencer_id=invitation.influencer_id,
+        status=invitation.status_at(now),
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+    )
 
 
 def invitation_created(invitation: Invitation, token: str, container: ContainerDep) -> InvitationCreatedOut:
     shown = token if container.settings.invitation_tokens_in_responses else None
-    return InvitationCreatedOut(**invitation_out(invitation).model_dump(), token=shown)
+    out = invitation_out(invitation, container.clock.now())
+    return InvitationCreatedOut(**out.model_dump(), token=shown)

@@ -96,13 +96,11 @@ Password = Annotated[str, Field(min_length=10, max_length=1024)]
 class InvitationOut(BaseModel):
     """The same shape whatever the address: it never says whether a user already has it."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     id: str
     email: str
     role: str
     influencer_id: str | None
-    status: Literal["pending", "accepted", "revoked"]
+    status: Literal["pending", "accepted", "revoked", "expired"]
     created_at: datetime
     expires_at: datetime
 

@@ -77,14 +77,16 @@ def invite_member(
 def list_invitations(
     actor: AccountActor, invitations: InvitationsDep, include_closed: bool = False
 ) -> list[InvitationOut]:
+    """Pending invitations; with ``include_closed`` also accepted, revoked and expired ones."""
     assert actor.account_id is not None
-    return [invitation_out(i) for i in invitations.list(actor, actor.account_id, include_closed=include_closed)]
+    now = invitations.clock.now()
+    return [invitation_out(i, now) for i in invitations.list(actor, actor.account_id, include_closed=include_closed)]
 
 
 @router.delete("/invitations/{invitation_id}", response_model=InvitationOut, tags=["members"])
 def revoke_invitation(invitation_id: str, actor: AccountActor, invitations: InvitationsDep) -> InvitationOut:
     assert actor.account_id is not None
-    return invitation_out(invitations.revoke(actor, actor.account_id, invitation_id))
+    return invitation_out(invitations.revoke(actor, actor.account_id, invitation_id), invitations.clock.now())
 
 
 @router.post(

@@ -110,13 +110,12 @@ class Invitation(Base):
     accepted_by: Mapped[str | None] = mapped_column(Id(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    @property
-    def status(self) -> str:
+    def status_at(self, now: datetime) -> str:
         if self.accepted_at is not None:
             return "accepted"
         if self.revoked_at is not None:
             return "revoked"
-        return "pending"
+        return "pending" if self.expires_at > now else "expired"
 
 
 class PasswordReset(Base):
