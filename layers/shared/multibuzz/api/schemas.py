@@ -19,7 +19,13 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
+# The pattern is _email's rule, published in the OpenAPI document (the validator also lower-cases).
+EMAIL_PATTERN = r"^\s*[^@\s]+@(?:[^@\s.]+|[^@\s]+\.[^@\s]+)\s*$"
+Email = Annotated[
+    str,
+    Field(min_length=3, max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN}),
+    AfterValidator(_email),
+]
 
 
 class Strict(BaseModel):

@@ -13,11 +13,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, func, select, tuple_
 
+from multibuzz.conversions.schema import ConversionDetailOut
 from multibuzz.conversions.views import attribution_view, conversion_view, fraction, money
 from multibuzz.db.models import AttributionCredit, Conversion, ModelFit, Visitor
 from multibuzz.domain.attribution import MODELS
+from multibuzz.domain.attribution.types import ModelName
 from multibuzz.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from multibuzz.http.deps import ContainerDep, SessionDep
+from multibuzz.http.params import Cursor
 from multibuzz.http.readers import AccountReader, Reader
 from multibuzz.services.model_fits import refit_account
 
@@ -53,7 +56,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInputError("cursor is not valid", field="cursor") from exc
 
 
-@router.get("/conversions/{conversion_id}", summary="A conversion with its attribution under every model")
+@router.get(
+    "/conversions/{conversion_id}",
+    summary="A conversion with its attribution under every model",
+    response_model=None,
+    responses={200: {"model": ConversionDetailOut}},
+)
 def get_conversion(
     conversion_id: str, reader: AccountReader, session: SessionDep, version: int | None = Query(default=None, ge=1)
 ) -> dict[str, Any]:
@@ -79,7 +87,7 @@ def list_conversions(
     start: datetime | None = Query(default=None, alias="from"),
     end: datetime | None = Query(default=None, alias="to"),
     limit: int = Query(default=50, ge=1, le=200),
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     query = _window(_scoped(select(Conversion), reader), start, end)
     if conversion_type:
@@ -111,7 +119,7 @@ def _group_column(group_by: GroupBy) -> Any:
 def attributions(
     reader: AccountReader,
     session: SessionDep,
-    model: str | None = Query(default=None, description="One model; all side by side when omitted"),
+    model: ModelName | None = Query(default=None, description="One model; all side by side when omitted"),
     group_by: GroupBy = "channel",
     visitor_id: str | None = None,
     start: datetime | None = Query(default=None, alias="from"),
@@ -165,7 +173,7 @@ def recurring_revenue(
     reader: AccountReader,
     session: SessionDep,
     container: ContainerDep,
-    model: str = "first_touch",
+    model: ModelName = "first_touch",
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """MRR = recurring (inherit_acquisition) revenue credited in the 30 days up to ``as_of``; ARR = 12 * MRR."""
