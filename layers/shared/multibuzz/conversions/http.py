@@ -89,7 +89,7 @@ def accept_conversion(
         202: {"model": ConversionAcceptedOut, "description": "Stored and queued; `attribution` is null"},
         201: {"model": ConversionAcceptedOut, "description": "Attributed within `?wait` seconds"},
     },
-    openapi_extra=json_body(*CONVERSION_BODY, description="flat, or wrapped as `{\"conversion\": {...}}`"),
+    openapi_extra=json_body(*CONVERSION_BODY, description='flat, or wrapped as `{"conversion": {...}}`'),
 )
 async def post_conversion(
     request: Request,

@@ -128,4 +128,3 @@ class ConversionDetailOut(BaseModel):
     conversion: ConversionOut
     attribution: AttributionOut | None
     versions: list[int]
-

@@ -245,7 +245,7 @@ def _add_plain_handlers(paths: dict[str, Any]) -> None:
         paths.setdefault(path, {})[method] = operation
 
 
-def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[Any]:
+def api_routes(routes: Iterable[BaseRoute]) -> Iterator[Any]:
     """The API routes (newer FastAPI: with the context of the routers that include them)."""
     try:
         from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined,unused-ignore]
@@ -258,7 +258,7 @@ def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[Any]:
 
 
 def _fastapi_operations(routes: Iterable[BaseRoute], paths: dict[str, Any]) -> Iterator[tuple[Any, str, Any]]:
-    for route in _api_routes(routes):
+    for route in api_routes(routes):
         if not route.include_in_schema:
             continue
         for method in route.methods:

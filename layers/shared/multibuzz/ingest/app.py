@@ -130,9 +130,7 @@ def _single_error(errors: list[EventError]) -> JSONResponse:
     return JSONResponse(error_body("validation_error", message, items), status_code=422)
 
 
-@router.get(
-    "/validate", summary="Check an API key", response_model=None, responses={200: {"model": wire.ValidateOut}}
-)
+@router.get("/validate", summary="Check an API key", response_model=None, responses={200: {"model": wire.ValidateOut}})
 def validate_key(principal: KeyAuth) -> dict[str, object]:
     return {"valid": True, "account_id": principal.account_id, "environment": principal.environment}
 
@@ -144,7 +142,7 @@ def validate_key(principal: KeyAuth) -> dict[str, object]:
     response_model=None,
     responses={202: {"model": wire.EventsAcceptedOut}, 422: {"model": wire.EventsRejectedOut}},
     openapi_extra=json_body(
-        *wire.EVENTS_BODY, description="`{\"events\": [...]}`, one unified event (`action`), or one bare event"
+        *wire.EVENTS_BODY, description='`{"events": [...]}`, one unified event (`action`), or one bare event'
     ),
 )
 def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
