@@ -11,7 +11,7 @@ body that matches the documented schema.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +47,23 @@ def _operations() -> list[str]:
 
 OPERATIONS = _operations()
 
-# Cases another engineer fixes (issue #10); the lead removes these marks after merging the fixes.
-KNOWN: dict[tuple[str, str], str] = {}
+UNIFIED = {"POST /api/v1/events", "POST /api/v1/event/{action}"}
+
+
+def _null_value(label: str, case: Any) -> bool:
+    return label in UNIFIED and isinstance(case.body, dict) and "value" in case.body and case.body["value"] is None
+
+
+def _non_ascii_signature(label: str, case: Any) -> bool:
+    return any(ord(ch) > 127 for ch in str((case.headers or {}).get("X-Signature", "")))
+
+
+# 500s on inputs another engineer fixes (issue #10, defect 5). Only these exact inputs are excused, and only
+# when they do answer 5xx; the lead removes the entries after merging the fixes.
+KNOWN_5XX: list[tuple[str, Callable[[str, Any], bool]]] = [
+    ("defect 5: `value: null` in the unified event form answers 500", _null_value),
+    ("defect 5: a non-ASCII X-Signature header answers 500", _non_ascii_signature),
+]
 
 
 @dataclass
@@ -104,8 +119,6 @@ def _documented_5xx(contract: Contract, method: str, path: str) -> set[int]:
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_every_answer_is_documented(contract: Contract, label: str, credential: str) -> None:
     method, path = label.split(" ", 1)
-    if (label, credential) in KNOWN:
-        pytest.xfail(KNOWN[(label, credential)])
     operation = contract.schema[path][method]
     headers = contract.headers[credential]
     allowed_5xx = _documented_5xx(contract, method, path)
@@ -122,6 +135,8 @@ def test_every_answer_is_documented(contract: Contract, label: str, credential: 
     @given(case=strategy)
     def check(case: Any) -> None:
         response = case.call(base_url=contract.base_url, headers=headers, timeout=30)
+        if response.status_code >= 500 and any(known(label, case) for _, known in KNOWN_5XX):
+            return
         assert response.status_code < 500 or response.status_code in allowed_5xx, (
             f"{response.status_code} from {case.as_curl_command(headers=headers)}\n{response.text[:500]}"
         )
@@ -172,5 +187,3 @@ def test_unknown_paths_stay_404(contract: Contract) -> None:
             response = client.request(method, path, headers=contract.headers["jwt"])
             assert response.status_code == 404, (method, path)
             assert "allow" not in response.headers
-
-

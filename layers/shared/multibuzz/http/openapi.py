@@ -74,15 +74,36 @@ def ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": REF.format(model=model.__name__)}
 
 
+# Headers the ingestion routes read themselves (the signature and idempotency cover the raw request).
+INGEST_HEADERS: list[dict[str, Any]] = [
+    {
+        "name": "X-Signature",
+        "in": "header",
+        "required": False,
+        "description": "Hex HMAC-SHA256 of the raw body with the API key's signing secret (`sha256=` prefix "
+        "optional); required when the account sets `require_signature`, verified whenever present.",
+        "schema": {"type": "string", "pattern": "^(sha256=)?[0-9a-fA-F]{64}$"},
+    },
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Makes retries safe: a repeated key is answered as the first request, not stored twice.",
+        "schema": {"type": "string", "minLength": 1},
+    },
+]
+
+
 def json_body(*models: type[BaseModel], description: str | None = None) -> dict[str, Any]:
-    """``openapi_extra`` for a route that parses its JSON body itself: the body is one of ``models``."""
+    """``openapi_extra`` for an ingestion route that parses its JSON body itself: the body is one of
+    ``models``; the route also reads ``X-Signature`` and ``Idempotency-Key``."""
     for model in models:
         _BODY_MODELS[model.__name__] = model
     schema = ref(models[0]) if len(models) == 1 else {"anyOf": [ref(m) for m in models]}
     body: dict[str, Any] = {"required": True, "content": {"application/json": {"schema": schema}}}
     if description:
         body["description"] = description
-    return {"requestBody": body}
+    return {"requestBody": body, "parameters": INGEST_HEADERS}
 
 
 _ERRORS: dict[int, str] = {
