@@ -8,14 +8,14 @@ messages); ``ConversionIn`` states the same rules as a model, so the OpenAPI doc
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from multibuzz.conversions.request import MAX_REVENUE
 
-Text = Annotated[str, Field(min_length=1, max_length=64)]
+# A decimal string below MAX_REVENUE (1e13) in magnitude: at most 13 integer digits.
+REVENUE_TEXT = r"^\s*[+-]?\d{1,13}(\.\d+)?\s*$"
 Key128 = Annotated[str, Field(min_length=1, max_length=128)]
 Moment = Annotated[
     datetime | float,
@@ -38,9 +38,11 @@ class ConversionIn(BaseModel):
     visitor_id: Key128 | None = Field(default=None, description="the client's visitor id (`_mbuzz_vid`)")
     user_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     event_id: Key128 | None = Field(default=None, description="the event this conversion came from")
-    revenue: Annotated[Decimal, Field(gt=-MAX_REVENUE, lt=MAX_REVENUE)] | None = Field(
-        default=None, description="in `currency`; a number or a numeric string; 0 when absent"
-    )
+    revenue: (
+        Annotated[float, Field(gt=-float(MAX_REVENUE), lt=float(MAX_REVENUE))]
+        | Annotated[str, Field(pattern=REVENUE_TEXT)]
+        | None
+    ) = Field(default=None, description="in `currency`; a number or a decimal string (exact); 0 when absent")
     currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = Field(
         default=None, description="ISO 4217 code; USD when absent"
     )
