@@ -189,6 +189,4 @@ def test_the_conversion_model_states_the_parsers_rules(body: dict[str, Any]) -> 
     wrapped_accepted = not isinstance(parse_conversion(wrapped, now=NOW, idempotency_header=None), Problems)
     assert wrapped_accepted is accepted
     envelope = Draft202012Validator(ConversionEnvelope.model_json_schema(), format_checker=FormatChecker())
-    assert envelope.is_valid(wrapped) is (
-        model_accepts and schema_accepts
-    )
+    assert envelope.is_valid(wrapped) is (model_accepts and schema_accepts)
