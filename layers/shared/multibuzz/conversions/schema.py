@@ -130,3 +130,60 @@ class ConversionDetailOut(BaseModel):
     conversion: ConversionOut
     attribution: AttributionOut | None
     versions: list[int]
+
+
+class ConversionPageOut(BaseModel):
+    data: list[ConversionOut]
+    next_cursor: str | None
+
+
+class AttributionRowOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    group: str | None = Field(description="the channel, campaign or source; `(none)` when unset")
+    currency: str
+    conversions: str = Field(description="credited conversions (a decimal string: credits are fractions)")
+    revenue: str
+    conversions_touched: int
+
+
+class AttributionsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    group_by: str
+    models: dict[str, list[AttributionRowOut]]
+
+
+class RecurringRowOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    channel: str
+    currency: str
+    acquisition_revenue: str
+    recurring_revenue: str
+    mrr: str
+    arr: str
+
+
+class RecurringOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    as_of: str
+    channels: list[RecurringRowOut]
+
+
+class FitOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    version: int
+    fitted_at: str
+    window_days: int
+    journeys: int
+    conversions: int
+    channel_weights: dict[str, Any]
+
+
+class FitsOut(BaseModel):
+    fits: list[FitOut]

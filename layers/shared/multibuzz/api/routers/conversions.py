@@ -13,7 +13,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, func, select, tuple_
 
-from multibuzz.conversions.schema import ConversionDetailOut
+from multibuzz.conversions.schema import (
+    AttributionsOut,
+    ConversionDetailOut,
+    ConversionPageOut,
+    FitsOut,
+    RecurringOut,
+)
 from multibuzz.conversions.views import attribution_view, conversion_view, fraction, money
 from multibuzz.db.models import AttributionCredit, Conversion, ModelFit, Visitor
 from multibuzz.domain.attribution import MODELS
@@ -77,7 +83,12 @@ def get_conversion(
     }
 
 
-@router.get("/conversions", summary="Conversions, newest first, with filters and a cursor")
+@router.get(
+    "/conversions",
+    summary="Conversions, newest first, with filters and a cursor",
+    response_model=None,
+    responses={200: {"model": ConversionPageOut}},
+)
 def list_conversions(
     reader: AccountReader,
     session: SessionDep,
@@ -115,7 +126,12 @@ def _group_column(group_by: GroupBy) -> Any:
     }[group_by]
 
 
-@router.get("/attributions", summary="Attributed conversions and revenue per channel/campaign/source, per model")
+@router.get(
+    "/attributions",
+    summary="Attributed conversions and revenue per channel/campaign/source, per model",
+    response_model=None,
+    responses={200: {"model": AttributionsOut}},
+)
 def attributions(
     reader: AccountReader,
     session: SessionDep,
@@ -168,7 +184,12 @@ def attributions(
     return {"group_by": group_by, "models": result}
 
 
-@router.get("/analytics/recurring", summary="Acquisition and recurring (inherited) revenue per channel and model")
+@router.get(
+    "/analytics/recurring",
+    summary="Acquisition and recurring (inherited) revenue per channel and model",
+    response_model=None,
+    responses={200: {"model": RecurringOut}},
+)
 def recurring_revenue(
     reader: AccountReader,
     session: SessionDep,
@@ -230,7 +251,12 @@ class RefitIn(BaseModel):
     window_days: int = Field(default=90, ge=1, le=730)
 
 
-@router.post("/models/refit", summary="Fit the data-driven models (Markov, Shapley) on this account's journeys")
+@router.post(
+    "/models/refit",
+    summary="Fit the data-driven models (Markov, Shapley) on this account's journeys",
+    response_model=None,
+    responses={200: {"model": FitsOut}},
+)
 def refit(body: RefitIn, reader: AccountReader, session: SessionDep, container: ContainerDep) -> dict[str, Any]:
     if not reader.can_write or reader.influencer_id is not None:
         raise PermissionDeniedError("only owners and members refit models")
@@ -238,7 +264,12 @@ def refit(body: RefitIn, reader: AccountReader, session: SessionDep, container: 
     return {"fits": [_fit_view(f) for f in fits]}
 
 
-@router.get("/models", summary="The latest fit of each data-driven model")
+@router.get(
+    "/models",
+    summary="The latest fit of each data-driven model",
+    response_model=None,
+    responses={200: {"model": FitsOut}},
+)
 def list_fits(reader: AccountReader, session: SessionDep) -> dict[str, Any]:
     latest = (
         select(ModelFit.model, func.max(ModelFit.version))
