@@ -111,8 +111,6 @@ class LocalGateway:
         allowed = {r.method for r in self.router.routes if r.method != "ANY" and r.pattern.match(path)}
         if not allowed:
             return _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
-        if "GET" in allowed:
-            allowed.add("HEAD")
         allow = ", ".join(sorted(allowed))
         status, headers, body = _json(405, {"error": "method_not_allowed", "message": f"{method} {path}: use {allow}"})
         return status, [*headers, (b"allow", allow.encode())], body
