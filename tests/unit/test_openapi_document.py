@@ -190,3 +190,11 @@ def test_the_conversion_model_states_the_parsers_rules(body: dict[str, Any]) -> 
     assert wrapped_accepted is accepted
     envelope = Draft202012Validator(ConversionEnvelope.model_json_schema(), format_checker=FormatChecker())
     assert envelope.is_valid(wrapped) is (model_accepts and schema_accepts)
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate
+
+    validate(document)
+    operation_ids = [op.get("operationId") for item in document["paths"].values() for op in item.values()]
+    assert None not in operation_ids and len(set(operation_ids)) == len(operation_ids)
