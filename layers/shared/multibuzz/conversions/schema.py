@@ -17,14 +17,19 @@ from multibuzz.conversions.request import MAX_REVENUE
 # A decimal string below MAX_REVENUE (1e13) in magnitude: at most 13 integer digits.
 REVENUE_TEXT = r"^\s*[+-]?\d{1,13}(\.\d+)?\s*$"
 Key128 = Annotated[str, Field(min_length=1, max_length=128)]
+EpochSeconds = Annotated[float, Field(ge=946_684_800, le=4_102_444_800)]  # 2000-01-01 .. 2100-01-01
 Moment = Annotated[
-    datetime | float,
+    datetime | EpochSeconds,
     Field(description="ISO-8601 date-time (naive means UTC) or epoch seconds; at most a day ahead"),
 ]
 
 
 def _one_of_the_ids(schema: dict[str, Any]) -> None:
-    schema["anyOf"] = [{"required": [name]} for name in ("visitor_id", "user_id", "event_id")]
+    """At least one of the three ids, as a non-empty string (the parser treats null and "" as absent)."""
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+        for name in ("visitor_id", "user_id", "event_id")
+    ]
 
 
 class ConversionIn(BaseModel):

@@ -68,6 +68,12 @@ class ErrorBody(BaseModel):
 
 
 _BODY_MODELS: dict[str, type[BaseModel]] = {}
+_BODY_RULES: dict[str, dict[str, Any]] = {}
+
+
+def body_rule(model: type[BaseModel], rule: dict[str, Any]) -> None:
+    """A rule the code enforces outside ``model`` (e.g. in the ingestor), added to its schema in the document."""
+    _BODY_RULES[model.__name__] = rule
 
 
 def ref(model: type[BaseModel]) -> dict[str, str]:
@@ -204,7 +210,7 @@ def _add_body_models(schemas: dict[str, Any]) -> None:
     for name, schema in top.get("$defs", {}).items():
         if name in schemas and schemas[name] != schema:
             raise ValueError(f"two different schemas are named {name!r} in the OpenAPI document")
-        schemas[name] = schema
+        schemas[name] = {**schema, **_BODY_RULES.get(name, {})}
 
 
 # Routes served by plain Lambda handlers, not FastAPI: described here, keyed by their topology route key.

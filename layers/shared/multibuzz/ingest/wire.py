@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from multibuzz.http.openapi import body_rule
 from multibuzz.ingest.schemas import MAX_EVENTS_PER_BATCH, EventIn, IdentifyIn, SessionBody, UnifiedEventIn
 
 
@@ -21,6 +22,16 @@ class EventBatchIn(BaseModel):
 
     events: Annotated[list[EventIn], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
 
+
+# Ingestor.validate_events: an event names its visitor or its user (a non-null id).
+_WHO = {
+    "anyOf": [
+        {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+        for name in ("visitor_id", "user_id")
+    ]
+}
+body_rule(EventIn, _WHO)
+body_rule(UnifiedEventIn, _WHO)
 
 #: ``POST /events`` accepts three forms, told apart by which key is present: ``events``, ``action``, ``event_type``.
 EVENTS_BODY: tuple[type[BaseModel], ...] = (EventBatchIn, UnifiedEventIn, EventIn)
