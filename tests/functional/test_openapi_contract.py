@@ -36,7 +36,7 @@ from sqlalchemy import Engine
 
 from tests.conftest import Api, _clean, make_settings
 
-MAX_EXAMPLES = int(os.environ.get("MULTIBUZZ_CONTRACT_EXAMPLES", "6"))
+MAX_EXAMPLES = int(os.environ.get("MULTIBUZZ_CONTRACT_EXAMPLES", "8"))
 CHECKS = [status_code_conformance, content_type_conformance, response_headers_conformance, response_schema_conformance]
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
