@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -267,7 +268,14 @@ def _add_plain_handlers(paths: dict[str, Any]) -> None:
         if key not in _PLAIN_HANDLERS:
             raise KeyError(f"route {key!r} of function {function!r} is not described in the OpenAPI document")
         method, path = _openapi_path(key)
-        operation = dict(_PLAIN_HANDLERS[key])
+        operation = copy.deepcopy(_PLAIN_HANDLERS[key])
+        if "{" in path:  # a parameter no route pattern matches (a '/' in an id, say) ends in API Gateway's 404
+            gateway_404 = _error_response(404)
+            responses = operation["responses"]
+            if "404" in responses:
+                responses["404"]["content"].update(gateway_404["content"])
+            else:
+                responses["404"] = gateway_404
         operation.setdefault("operationId", f"{function}_{method}_{path.strip('/').replace('/', '_')}")
         paths.setdefault(path, {})[method] = operation
 
