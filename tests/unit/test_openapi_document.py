@@ -200,3 +200,17 @@ def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     validate(document)
     operation_ids = [op.get("operationId") for item in document["paths"].values() for op in item.values()]
     assert None not in operation_ids and len(set(operation_ids)) == len(operation_ids)
+
+
+# Operations anyone may call. A new operation without credentials must be added here on purpose; if it does
+# take credentials, teach multibuzz.http.openapi._credentials its dependency.
+PUBLIC_PREFIXES = ("/api/v1/auth/", "/api/health-lite", "/r/", "/webhooks/", "/api/v1/exports")
+
+
+def test_every_operation_declares_its_credentials(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            secured = bool(operation.get("security"))
+            assert secured or path.startswith(PUBLIC_PREFIXES), f"{method.upper()} {path} declares no credential"
+            if secured:
+                assert {"401", "403"} <= set(operation["responses"]), (method, path)
