@@ -87,7 +87,7 @@ class LocalGateway:
         if path.startswith("/_local/objects/"):
             response = self._serve_object(path, scope.get("query_string", b"").decode())
         elif (matched := self.router.match(method, path)) is None:
-            response = _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
+            response = self._no_route(method, path)
         else:
             route, params = matched
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -105,6 +105,15 @@ class LocalGateway:
         status, headers, body = response
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    def _no_route(self, method: str, path: str) -> Response:
+        """404, or 405 with ``Allow`` when routes of the path take other methods."""
+        allowed = {r.method for r in self.router.routes if r.method != "ANY" and r.pattern.match(path)}
+        if not allowed:
+            return _json(404, {"error": "not_found", "message": f"no route for {method} {path}"})
+        allow = ", ".join(sorted(allowed))
+        status, headers, body = _json(405, {"error": "method_not_allowed", "message": f"{method} {path}: use {allow}"})
+        return status, [*headers, (b"allow", allow.encode())], body
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

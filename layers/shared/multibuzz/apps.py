@@ -25,13 +25,20 @@ def create_events_app() -> FastAPI:
 
 
 def whole_api_openapi(api_app: FastAPI) -> dict[str, Any]:
+    from multibuzz.http.openapi import complete
+
     events = create_events_app()
-    return get_openapi(
+    routes = [*events.routes, *api_app.routes]
+    document = get_openapi(
         title="Multibuzz API",
         version=__version__,
-        description="Ingestion (API key), management and reporting (JWT). Every error body is JSON.",
-        routes=[*events.routes, *api_app.routes],
+        description=(
+            "Every HTTP route of Multibuzz: ingestion (API key), management and reporting (a user's JWT), "
+            "tracking-link redirects. Every error body is JSON: `{error, message, errors: [{field, message}]}`."
+        ),
+        routes=routes,
     )
+    return complete(document, routes)
 
 
 def create_api_app() -> FastAPI:

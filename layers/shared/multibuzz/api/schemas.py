@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from multibuzz.db.models import Membership, User
+from multibuzz.domain.attribution.types import ModelName
 from multibuzz.domain.channels import ChannelRule
 
 
@@ -19,7 +20,15 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, Field(min_length=3, max_length=254), AfterValidator(_email)]
+# The pattern is _email's rule, published in the OpenAPI document (the validator also lower-cases). Python's
+# \s spelled out, since a JSON Schema pattern's \s (ECMA-262) is a different set of characters.
+_WS = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+EMAIL_PATTERN = rf"^[{_WS}]*[^@{_WS}]+@(?:[^@.{_WS}]+|[^@{_WS}]+\.[^@{_WS}]+)[{_WS}]*$"
+Email = Annotated[
+    str,
+    Field(min_length=3, max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN}),
+    AfterValidator(_email),
+]
 
 
 class Strict(BaseModel):
@@ -52,7 +61,14 @@ class AccountSettingsIn(Strict):
     domains: list[str] | None = Field(default=None, max_length=50)
     channel_rules: list[ChannelRule] | None = Field(default=None, max_length=50)
     half_life_days: float | None = Field(default=None, gt=0, le=365)
-    model_lookback_days: dict[str, int] | None = None
+    model_lookback_days: dict[str, int] | None = Field(
+        default=None,
+        # _known_models' rule, for the OpenAPI document: keys are model names, values 1-365 days.
+        json_schema_extra={
+            "propertyNames": {"enum": list(get_args(ModelName))},
+            "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 365},
+        },
+    )
     #: Influencer waterfall step 3 (ref_code in a touch's landing URL/referrer): credit the FIRST matching
     #: touch in the lookback (default, seed 002) or the most recent one ("last").
     influencer_touch: Literal["first", "last"] | None = None

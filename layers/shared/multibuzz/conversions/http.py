@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 from multibuzz.adapters.queue.base import QueueUnavailableError
 from multibuzz.bootstrap import Container
 from multibuzz.conversions.request import Problems, parse_conversion
+from multibuzz.conversions.schema import CONVERSION_BODY, ConversionAcceptedOut
 from multibuzz.conversions.views import attribution_view, conversion_answer, visitor_keys
 from multibuzz.db.models import Conversion
 from multibuzz.errors import ServiceUnavailableError
 from multibuzz.http.deps import ContainerDep
 from multibuzz.http.errors import error_body
 from multibuzz.http.json_body import loads_object
+from multibuzz.http.openapi import json_body
 from multibuzz.ingest.app import RawBody, Writer
 from multibuzz.observability import get_logger
 from multibuzz.services import conversions as service
@@ -82,7 +84,17 @@ def accept_conversion(
     return JSONResponse(payload, status_code=status)
 
 
-@router.post("/conversions", status_code=202, summary="Record a conversion; attribution follows asynchronously")
+@router.post(
+    "/conversions",
+    status_code=202,
+    summary="Record a conversion; attribution follows asynchronously",
+    response_model=None,
+    responses={
+        202: {"model": ConversionAcceptedOut, "description": "Stored and queued; `attribution` is null"},
+        201: {"model": ConversionAcceptedOut, "description": "Attributed within `?wait` seconds"},
+    },
+    openapi_extra=json_body(*CONVERSION_BODY, description='flat, or wrapped as `{"conversion": {...}}`'),
+)
 def post_conversion(
     request: Request,
     principal: Writer,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from multibuzz.errors import MultibuzzError
+from multibuzz.http.allow import allowed_methods, app_routes
 from multibuzz.observability import get_logger
 
 
@@ -57,6 +58,14 @@ _STATUS_CODES = {
 }
 
 
+def _routes(app: Any) -> list[tuple[frozenset[str], Any]]:
+    """The app's routes as (methods, path regex), computed on the first routing miss."""
+    routes: list[tuple[frozenset[str], Any]] | None = getattr(app.state, "allow_routes", None)
+    if routes is None:
+        routes = app.state.allow_routes = app_routes(app.routes)
+    return routes
+
+
 def install_error_handlers(app: FastAPI) -> None:
     logger = get_logger()
 
@@ -77,7 +86,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("validation_error", message, errors), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code in (404, 405):  # routing: a path some function takes with another method is a 405
+            allowed = allowed_methods(request.url.path, _routes(request.app))
+            if allowed and request.method not in allowed:
+                message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+                return JSONResponse(
+                    error_body("method_not_allowed", message), status_code=405, headers={"Allow": ", ".join(allowed)}
+                )
         code = _STATUS_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)

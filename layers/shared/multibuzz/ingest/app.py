@@ -28,6 +28,8 @@ from multibuzz.http.app import create_app
 from multibuzz.http.deps import ContainerDep, KeyAuth
 from multibuzz.http.errors import error_body, readable
 from multibuzz.http.json_body import loads_object
+from multibuzz.http.openapi import json_body
+from multibuzz.ingest import wire
 from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
 from multibuzz.ingest.ratelimit import buckets, retry_after_header
 from multibuzz.ingest.schemas import (
@@ -131,12 +133,21 @@ def _single_error(errors: list[EventError]) -> JSONResponse:
     return JSONResponse(error_body("validation_error", message, items), status_code=422)
 
 
-@router.get("/validate", summary="Check an API key")
+@router.get("/validate", summary="Check an API key", response_model=None, responses={200: {"model": wire.ValidateOut}})
 def validate_key(principal: KeyAuth) -> dict[str, object]:
     return {"valid": True, "account_id": principal.account_id, "environment": principal.environment}
 
 
-@router.post("/events", summary="Track events (mbuzz batch form, or the unified single-event form)")
+@router.post(
+    "/events",
+    summary="Track events (mbuzz batch form, or the unified single-event form)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=None,
+    responses={202: {"model": wire.EventsAcceptedOut}, 422: {"model": wire.EventsRejectedOut}},
+    openapi_extra=json_body(
+        *wire.EVENTS_BODY, description='`{"events": [...]}`, one unified event (`action`), or one bare event'
+    ),
+)
 def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
     data = _json_object(body)
     ingestor = _ingestor(principal, container)
@@ -157,7 +168,14 @@ def track_events(request: Request, principal: Writer, body: RawBody, container: 
     raise InvalidInputError("events is required (a list of events), or action for the unified form", field="events")
 
 
-@router.post("/event/{action}", summary="Unified single event, action in the path")
+@router.post(
+    "/event/{action}",
+    summary="Unified single event, action in the path",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=None,
+    responses={202: {"model": wire.EventsAcceptedOut}},
+    openapi_extra=json_body(wire.UNIFIED_BODY, description="`action` may be omitted: the path names it"),
+)
 def track_action(
     action: str, request: Request, principal: Writer, body: RawBody, container: ContainerDep
 ) -> JSONResponse:
@@ -185,7 +203,14 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
     return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
 
 
-@router.post("/sessions", status_code=status.HTTP_202_ACCEPTED, summary="Record a session start (a visit's hit)")
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Record a session start (a visit's hit)",
+    response_model=None,
+    responses={202: {"model": wire.SessionAcceptedOut}},
+    openapi_extra=json_body(wire.SESSION_BODY),
+)
 def create_session(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
     data = _json_object(body)
     hit = _validate(SessionBody, data, container.clock.now()).session
@@ -193,7 +218,13 @@ def create_session(request: Request, principal: Writer, body: RawBody, container
     return {"status": "accepted", "visitor_id": hit.visitor_id, "session_id": hit.session_id}
 
 
-@router.post("/identify", summary="Link a visitor to a known user")
+@router.post(
+    "/identify",
+    summary="Link a visitor to a known user",
+    response_model=None,
+    responses={200: {"model": wire.IdentifyOut}},
+    openapi_extra=json_body(wire.IDENTIFY_BODY),
+)
 def identify(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
     data = _json_object(body)
     parsed = _validate(IdentifyIn, data, container.clock.now())

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from multibuzz.api.schemas import Strict
 from multibuzz.db.models.influencer import Campaign, Influencer
 from multibuzz.http.deps import AccountActor, ContainerDep, SessionDep
+from multibuzz.http.params import Cursor
 from multibuzz.services.influencers import InfluencerService
 from multibuzz.services.pagination import Page
 
@@ -94,7 +95,7 @@ def list_campaigns(
     service: InfluencersDep,
     status: CampaignStatus | None = None,
     influencer_id: str | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[CampaignOut]:
     page = service.list_campaigns(actor, status=status, influencer_id=influencer_id, cursor=cursor, limit=limit)

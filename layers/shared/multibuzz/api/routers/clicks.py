@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from multibuzz.api.routers.campaigns import Limit
 from multibuzz.http.deps import AccountActor, SessionDep
+from multibuzz.http.params import Cursor
 from multibuzz.services.clicks import ClickFilters, list_clicks, summarize_clicks
 from multibuzz.services.pagination import Page
 
@@ -70,7 +71,7 @@ def get_clicks(
     unique: bool | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[ClickOut]:
     filters = _filters(link_id, campaign_id, influencer_id, is_bot, unique, since, until)

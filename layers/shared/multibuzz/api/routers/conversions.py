@@ -13,6 +13,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, and_, func, or_, select, tuple_
 
+from multibuzz.conversions.schema import (
+    AttributionsOut,
+    ConversionDetailOut,
+    ConversionPageOut,
+    FitsOut,
+    RecurringOut,
+)
 from multibuzz.conversions.views import (
     attribution_view,
     conversion_answer,
@@ -23,8 +30,10 @@ from multibuzz.conversions.views import (
 )
 from multibuzz.db.models import AttributionCredit, Conversion, ModelFit, Visitor
 from multibuzz.domain.attribution import MODELS
+from multibuzz.domain.attribution.types import ModelName
 from multibuzz.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from multibuzz.http.deps import ContainerDep, SessionDep
+from multibuzz.http.params import Cursor
 from multibuzz.http.readers import AccountReader, Reader, SdkReader
 from multibuzz.services.model_fits import refit_account
 
@@ -60,7 +69,12 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidInputError("cursor is not valid", field="cursor") from exc
 
 
-@router.get("/conversions/{conversion_id}", summary="A conversion with its attribution under every model")
+@router.get(
+    "/conversions/{conversion_id}",
+    summary="A conversion with its attribution under every model",
+    response_model=None,
+    responses={200: {"model": ConversionDetailOut}},
+)
 def get_conversion(
     conversion_id: str, reader: SdkReader, session: SessionDep, version: int | None = Query(default=None, ge=1)
 ) -> dict[str, Any]:
@@ -76,7 +90,12 @@ def get_conversion(
     }
 
 
-@router.get("/conversions", summary="Conversions, newest first, with filters and a cursor")
+@router.get(
+    "/conversions",
+    summary="Conversions, newest first, with filters and a cursor",
+    response_model=None,
+    responses={200: {"model": ConversionPageOut}},
+)
 def list_conversions(
     reader: AccountReader,
     session: SessionDep,
@@ -86,7 +105,7 @@ def list_conversions(
     start: datetime | None = Query(default=None, alias="from"),
     end: datetime | None = Query(default=None, alias="to"),
     limit: int = Query(default=50, ge=1, le=200),
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> dict[str, Any]:
     query = _window(_scoped(select(Conversion), reader), start, end)
     if conversion_type:
@@ -117,11 +136,16 @@ def _group_column(group_by: GroupBy) -> Any:
     }[group_by]
 
 
-@router.get("/attributions", summary="Attributed conversions and revenue per channel/campaign/source, per model")
+@router.get(
+    "/attributions",
+    summary="Attributed conversions and revenue per channel/campaign/source, per model",
+    response_model=None,
+    responses={200: {"model": AttributionsOut}},
+)
 def attributions(
     reader: AccountReader,
     session: SessionDep,
-    model: str | None = Query(default=None, description="One model; all side by side when omitted"),
+    model: ModelName | None = Query(default=None, description="One model; all side by side when omitted"),
     group_by: GroupBy = "channel",
     visitor_id: str | None = None,
     start: datetime | None = Query(default=None, alias="from"),
@@ -172,12 +196,17 @@ def attributions(
     return {"group_by": group_by, "models": result}
 
 
-@router.get("/analytics/recurring", summary="Acquisition and recurring (inherited) revenue per channel and model")
+@router.get(
+    "/analytics/recurring",
+    summary="Acquisition and recurring (inherited) revenue per channel and model",
+    response_model=None,
+    responses={200: {"model": RecurringOut}},
+)
 def recurring_revenue(
     reader: AccountReader,
     session: SessionDep,
     container: ContainerDep,
-    model: str = "first_touch",
+    model: ModelName = "first_touch",
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """MRR = recurring (inherit_acquisition) revenue credited in the 30 days up to ``as_of``; ARR = 12 * MRR."""
@@ -234,7 +263,12 @@ class RefitIn(BaseModel):
     window_days: int = Field(default=90, ge=1, le=730)
 
 
-@router.post("/models/refit", summary="Fit the data-driven models (Markov, Shapley) on this account's journeys")
+@router.post(
+    "/models/refit",
+    summary="Fit the data-driven models (Markov, Shapley) on this account's journeys",
+    response_model=None,
+    responses={200: {"model": FitsOut}},
+)
 def refit(body: RefitIn, reader: AccountReader, session: SessionDep, container: ContainerDep) -> dict[str, Any]:
     if not reader.can_write or reader.influencer_id is not None:
         raise PermissionDeniedError("only owners and members refit models")
@@ -242,7 +276,12 @@ def refit(body: RefitIn, reader: AccountReader, session: SessionDep, container: 
     return {"fits": [_fit_view(f) for f in fits]}
 
 
-@router.get("/models", summary="The latest fit of each data-driven model")
+@router.get(
+    "/models",
+    summary="The latest fit of each data-driven model",
+    response_model=None,
+    responses={200: {"model": FitsOut}},
+)
 def list_fits(reader: AccountReader, session: SessionDep) -> dict[str, Any]:
     latest = (
         select(ModelFit.model, func.max(ModelFit.version))

@@ -13,6 +13,7 @@ from multibuzz.api.schemas import Strict
 from multibuzz.db.models.influencer import Coupon
 from multibuzz.domain.coupons import MAX_COUNT
 from multibuzz.http.deps import AccountActor
+from multibuzz.http.params import Cursor
 from multibuzz.services.pagination import Page
 
 router = APIRouter(prefix="/api/v1/coupons", tags=["coupons"])
@@ -92,7 +93,7 @@ def list_coupons(
     influencer_id: str | None = None,
     generic: bool | None = None,
     code: str | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[CouponOut]:
     page = service.list_coupons(

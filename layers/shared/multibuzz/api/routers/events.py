@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from multibuzz.errors import InvalidInputError, PermissionDeniedError
 from multibuzz.http.deps import AccountActor, SessionDep
+from multibuzz.http.params import Cursor
 from multibuzz.ingest.schemas import parse_timestamp
 from multibuzz.services.tracking import MAX_PAGE, EventFilter, EventView, TrackingReader
 
@@ -104,7 +105,7 @@ def list_events(
     from_: Annotated[str | None, Query(alias="from", description="ISO-8601 or epoch seconds, inclusive")] = None,
     to: Annotated[str | None, Query(description="ISO-8601 or epoch seconds, exclusive")] = None,
     visitor: Annotated[str | None, Query(max_length=128, description="the client's visitor id")] = None,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> EventPage:
     filters = EventFilter(

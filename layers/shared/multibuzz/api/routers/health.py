@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -11,7 +12,17 @@ from multibuzz.observability import get_logger
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health-lite", summary="Database round trip")
+class HealthOut(BaseModel):
+    db: str = Field(description="ok, or error with a reason")
+    reason: str | None = None
+
+
+@router.get(
+    "/api/health-lite",
+    summary="Database round trip",
+    response_model=None,
+    responses={200: {"model": HealthOut}, 503: {"model": HealthOut, "description": "the database is unreachable"}},
+)
 def health_lite(container: ContainerDep) -> JSONResponse:
     try:
         with container.engine.connect() as conn:

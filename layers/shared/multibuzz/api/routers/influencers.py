@@ -14,6 +14,7 @@ from multibuzz.api.schemas import Email, InvitationCreatedOut, Strict
 from multibuzz.db.models.influencer import Influencer
 from multibuzz.errors import InvalidInputError
 from multibuzz.http.deps import AccountActor, ContainerDep
+from multibuzz.http.params import Cursor
 from multibuzz.services.pagination import Page
 
 router = APIRouter(prefix="/api/v1/influencers", tags=["influencers"])
@@ -67,7 +68,7 @@ def list_influencers(
     status: InfluencerStatus | None = None,
     campaign_id: str | None = None,
     q: str | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[InfluencerOut]:
     page = service.list_influencers(actor, status=status, campaign_id=campaign_id, q=q, cursor=cursor, limit=limit)

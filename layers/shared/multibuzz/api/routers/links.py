@@ -12,6 +12,7 @@ from multibuzz.api.routers.campaigns import InfluencersDep, Limit
 from multibuzz.api.schemas import Strict
 from multibuzz.db.models.influencer import TrackingLink
 from multibuzz.http.deps import AccountActor
+from multibuzz.http.params import Cursor
 from multibuzz.services.influencers import InfluencerService
 from multibuzz.services.pagination import Page
 
@@ -73,7 +74,7 @@ def list_links(
     status: Literal["active", "disabled"] | None = None,
     campaign_id: str | None = None,
     influencer_id: str | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Limit = 50,
 ) -> Page[LinkOut]:
     page = service.list_links(

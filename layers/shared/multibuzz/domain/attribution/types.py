@@ -37,6 +37,19 @@ HEURISTIC_MODELS: Final[tuple[str, ...]] = (
 DATA_DRIVEN_MODELS: Final[tuple[str, ...]] = (MARKOV, SHAPLEY)
 #: All ten models, in the order of ARCHITECTURE.md section 3.
 MODELS: Final[tuple[str, ...]] = HEURISTIC_MODELS + DATA_DRIVEN_MODELS
+#: The same ten names as a type, for request parameters (a test checks it equals MODELS).
+ModelName = Literal[
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position_based",
+    "w_shaped",
+    "participation",
+    "markov",
+    "shapley",
+]
 
 #: Channel name that ``last_non_direct`` skips.
 DIRECT_CHANNEL: Final = "direct"
