@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,25 +51,6 @@ def _operations() -> list[str]:
 OPERATIONS = _operations()
 # Answers seen, by (credential, status); written to $MULTIBUZZ_CONTRACT_STATS (JSON) when set.
 STATS: Counter[str] = Counter()
-
-UNIFIED = {"POST /api/v1/events", "POST /api/v1/event/{action}"}
-
-
-def _null_value(label: str, case: Any) -> bool:
-    return label in UNIFIED and isinstance(case.body, dict) and "value" in case.body and case.body["value"] is None
-
-
-def _non_ascii_signature(label: str, case: Any) -> bool:
-    return any(ord(ch) > 127 for ch in str((case.headers or {}).get("X-Signature", "")))
-
-
-# 500s on inputs another engineer fixes (issue #10, defect 5). Only these exact inputs are excused, and only
-# when they do answer 5xx; the lead removes the entries after merging the fixes.
-KNOWN_5XX: list[tuple[str, Callable[[str, Any], bool]]] = [
-    ("defect 5: `value: null` in the unified event form answers 500", _null_value),
-    ("defect 5: a non-ASCII X-Signature header answers 500", _non_ascii_signature),
-]
-
 
 @dataclass
 class Contract:
@@ -143,8 +124,6 @@ def test_every_answer_is_documented(contract: Contract, label: str, credential: 
     def check(case: Any) -> None:
         response = case.call(base_url=contract.base_url, headers=headers, timeout=30)
         STATS[f"{credential} {response.status_code}"] += 1
-        if response.status_code >= 500 and any(known(label, case) for _, known in KNOWN_5XX):
-            return
         assert response.status_code < 500 or response.status_code in allowed_5xx, (
             f"{response.status_code} from {case.as_curl_command(headers=headers)}\n{response.text[:500]}"
         )
