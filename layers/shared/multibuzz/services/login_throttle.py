@@ -63,7 +63,7 @@ class LoginThrottle:
         now = self.clock.now()
         keys = sorted(self._limits(email, ip))
         wait = 0.0
-        for _attempt in range(3):
+        for _attempt in range(5):
             try:
                 wait = self._count(keys, now)
                 break
@@ -74,13 +74,14 @@ class LoginThrottle:
 
     def _count(self, keys: list[tuple[str, int]], now: datetime) -> float:
         with self.sessions() as session, session.begin():
+            names = [k for k, _ in keys]
+            # Take the write lock first: SQLite ignores FOR UPDATE, and a write statement serialises
+            # this read-count-write against other instances there (MySQL/MariaDB lock the rows anyway).
+            session.execute(update(ThrottleRow).where(ThrottleRow.key.in_(names)).values(failures=ThrottleRow.failures))
             rows = {
                 row.key: row
                 for row in session.scalars(
-                    select(ThrottleRow)
-                    .where(ThrottleRow.key.in_([k for k, _ in keys]))
-                    .order_by(ThrottleRow.key)
-                    .with_for_update()
+                    select(ThrottleRow).where(ThrottleRow.key.in_(names)).order_by(ThrottleRow.key).with_for_update()
                 )
             }
             locked = max((self._wait(row, now) for row in rows.values()), default=0.0)
