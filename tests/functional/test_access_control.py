@@ -233,7 +233,7 @@ SCOPE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/api/v1/identify", {"user_id": "u-scope", "visitor_id": "v-scope"}, {"ingest", "read"}),
     ("POST", "/api/v1/conversions", {"conversion_type": "signup", "visitor_id": "v-scope"}, {"ingest", "read"}),
     ("GET", "/api/v1/conversions/{conversion_id}", None, {"read", "read-only", "jwt"}),
-    ("GET", "/api/v1/conversions", None, {"jwt"}),
+    ("GET", "/api/v1/conversions", None, {"read", "read-only", "jwt"}),  # the SDK's attribution(visitor_id=…)
     ("GET", "/api/v1/attributions", None, {"jwt"}),
     ("GET", "/api/v1/analytics/recurring", None, {"jwt"}),
     ("GET", "/api/v1/models", None, {"jwt"}),

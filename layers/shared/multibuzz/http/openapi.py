@@ -148,13 +148,18 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 def _credentials(route: Any) -> tuple[bool, bool, bool]:
     """(takes a user's JWT, takes an API key, needs an account selected) from the route's dependencies."""
     names = {getattr(call, "__name__", "") for call in _calls(route.dependant)}
-    jwt = bool(names & {"current_actor", "account_reader", "sdk_reader"})
+    jwt = bool(names & {"current_actor", "account_reader", "sdk_reader", "optional_actor"})
     key = bool(names & {"api_key_principal", "sdk_reader"})  # account_reader refuses API keys (scopes, defect 4)
     return jwt, key, "account_actor" in names
 
 
-def _security(jwt: bool, key: bool) -> list[dict[str, list[str]]]:
-    out: list[dict[str, list[str]]] = []
+def _optional_login(route: Any) -> bool:
+    """A route whose login is optional (accepting an invitation: a new address has none yet)."""
+    return "optional_actor" in {getattr(call, "__name__", "") for call in _calls(route.dependant)}
+
+
+def _security(jwt: bool, key: bool, optional: bool = False) -> list[dict[str, list[str]]]:
+    out: list[dict[str, list[str]]] = [{}] if optional else []
     if jwt:
         out.append({JWT: []})
     if key:
@@ -186,7 +191,7 @@ def _error_statuses(route: Any, method: str, operation: dict[str, Any]) -> set[i
 
 def _complete_operation(route: Any, method: str, operation: dict[str, Any]) -> None:
     jwt, key, _ = _credentials(route)
-    security = _security(jwt, key)
+    security = _security(jwt, key, _optional_login(route))
     if security:
         operation.setdefault("security", security)
     responses: dict[str, Any] = operation.setdefault("responses", {})

@@ -97,7 +97,7 @@ def get_conversion(
     responses={200: {"model": ConversionPageOut}},
 )
 def list_conversions(
-    reader: AccountReader,
+    reader: SdkReader,
     session: SessionDep,
     conversion_type: str | None = None,
     status: Literal["pending", "attributed", "failed"] | None = None,
