@@ -52,6 +52,7 @@ OPERATIONS = _operations()
 # Answers seen, by (credential, status); written to $MULTIBUZZ_CONTRACT_STATS (JSON) when set.
 STATS: Counter[str] = Counter()
 
+
 @dataclass
 class Contract:
     base_url: str
