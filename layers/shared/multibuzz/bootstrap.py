@@ -23,6 +23,7 @@ from multibuzz.settings import Settings, get_settings
 if TYPE_CHECKING:  # sqlalchemy.orm costs ~40 ms of cold start; the redirect never needs it
     from sqlalchemy.orm import Session, sessionmaker
 
+    from multibuzz.auth.key_cache import KeyCache
     from multibuzz.redirect.geoip import GeoResolver
 
 
@@ -102,6 +103,13 @@ class Container:
         from multibuzz.redirect.geoip import MmdbGeoResolver
 
         return MmdbGeoResolver(self.settings.geoip_database)
+
+    @cached_property
+    def key_cache(self) -> KeyCache:
+        """Verified API keys, for ``api_key_cache_seconds`` (see multibuzz.auth.key_cache for the bound)."""
+        from multibuzz.auth.key_cache import KeyCache
+
+        return KeyCache(self.settings.api_key_cache_seconds)
 
     @cached_property
     def secret_box(self) -> SecretBox:

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     jwt_expiry_minutes: int = Field(default=30, ge=1, le=24 * 60)
     encryption_key: SecretStr = SecretStr(_DEV_ENCRYPTION_KEY)
     api_key_rate_limit_per_minute: int = Field(default=6000, ge=1)
+    # A verified API key is trusted this long per process; revocation elsewhere takes effect within it
+    # (multibuzz.auth.key_cache). 0: every request asks the database.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # A conversion may name a visitor whose first hits are still in the ingest queue: look again for this long.
     conversion_lookup_grace_seconds: float = Field(default=2.0, ge=0, le=10)
     conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=30)

@@ -15,7 +15,7 @@ from multibuzz.services.context import Actor, KeyPrincipal
 from multibuzz.services.tenancy import Tenancy
 
 
-def container_dep() -> Container:
+async def container_dep() -> Container:  # async: no thread-pool hop for a global
     return get_container()
 
 
@@ -85,8 +85,19 @@ def writer_actor(actor: AccountActor) -> Actor:
 WriterActor = Annotated[Actor, Depends(writer_actor)]
 
 
-def api_key_principal(request: Request, tenancy: TenancyDep) -> KeyPrincipal:
-    return tenancy.authenticate_key(bearer_token(request))
+async def api_key_principal(request: Request, container: ContainerDep) -> KeyPrincipal:
+    """Answered from the container's key cache when fresh; async, so no thread-pool hop on the hot path."""
+    return authenticate_api_key(container, bearer_token(request))
+
+
+def authenticate_api_key(container: Container, plaintext: str) -> KeyPrincipal:
+    """``Tenancy.authenticate_key`` behind the key cache (multibuzz.auth.key_cache: how fast revocation bites)."""
+
+    def lookup(key: str) -> KeyPrincipal:
+        with container.session() as session:
+            return Tenancy(session, container.clock, container.ids, container.secret_box).authenticate_key(key)
+
+    return container.key_cache.authenticate(plaintext, lookup)
 
 
 KeyAuth = Annotated[KeyPrincipal, Depends(api_key_principal)]

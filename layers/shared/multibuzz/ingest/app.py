@@ -4,6 +4,10 @@ Request path of every write: body size → API key → per-key rate limit → si
 (``X-Signature``: HMAC-SHA256 of the raw body; required when the account sets
 ``require_signature``) → JSON → per-event validation → queue. Nothing is written
 to the database here.
+
+Every dependency and endpoint here is ``async def`` although it blocks (the queue write): a sync one would
+be handed to a thread pool, one hop per dependency. One Lambda invocation is one request on its own event
+loop (Mangum), so blocking it costs nothing; the local gateway gives each invocation a worker thread.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ async def raw_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(raw_body)]
 
 
-def writer(request: Request, body: RawBody, principal: KeyAuth, container: ContainerDep) -> KeyPrincipal:
+async def writer(request: Request, body: RawBody, principal: KeyAuth, container: ContainerDep) -> KeyPrincipal:
     """The API key may write: within its rate limit, and signed when it must be."""
     wait = buckets.take(principal.api_key_id, container.settings.api_key_rate_limit_per_minute)
     if wait > 0:
@@ -129,12 +133,12 @@ def _single_error(errors: list[EventError]) -> JSONResponse:
 
 
 @router.get("/validate", summary="Check an API key")
-def validate_key(principal: KeyAuth) -> dict[str, object]:
+async def validate_key(principal: KeyAuth) -> dict[str, object]:
     return {"valid": True, "account_id": principal.account_id, "environment": principal.environment}
 
 
 @router.post("/events", summary="Track events (mbuzz batch form, or the unified single-event form)")
-def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
+async def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
     data = _json_object(body)
     ingestor = _ingestor(principal, container)
     idempotency_key = request.headers.get("idempotency-key") or None
@@ -155,7 +159,7 @@ def track_events(request: Request, principal: Writer, body: RawBody, container: 
 
 
 @router.post("/event/{action}", summary="Unified single event, action in the path")
-def track_action(
+async def track_action(
     action: str, request: Request, principal: Writer, body: RawBody, container: ContainerDep
 ) -> JSONResponse:
     if action not in ALIAS_ACTIONS:
@@ -181,7 +185,7 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
 
 
 @router.post("/sessions", status_code=status.HTTP_202_ACCEPTED, summary="Record a session start (a visit's hit)")
-def create_session(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
+async def create_session(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
     data = _json_object(body)
     hit = _validate(SessionBody, data, container.clock.now()).session
     _ingestor(principal, container).session_hit(hit, idempotency_key=request.headers.get("idempotency-key") or None)
@@ -189,7 +193,7 @@ def create_session(request: Request, principal: Writer, body: RawBody, container
 
 
 @router.post("/identify", summary="Link a visitor to a known user")
-def identify(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
+async def identify(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
     data = _json_object(body)
     parsed = _validate(IdentifyIn, data, container.clock.now())
     identity_id = _ingestor(principal, container).identify(
