@@ -77,8 +77,9 @@ class Container:
             from multibuzz.adapters.queue.sqs import SqsPublisher
 
             return SqsPublisher(lambda: self.boto_client("sqs"), self.settings.queue_url)
-        queue: QueuePublisher = self.local_queue
-        return queue
+        from multibuzz.adapters.queue.group_commit import GroupCommitPublisher
+
+        return GroupCommitPublisher(self.local_queue)  # concurrent requests share a transaction
 
     @cached_property
     def objects(self) -> ObjectStore:
