@@ -92,3 +92,16 @@ def test_a_queue_failure_reaches_every_waiting_caller(tmp_path: Path) -> None:
     assert len(errors) == 8 and all(isinstance(e, QueueUnavailableError) for e in errors)
     with pytest.raises(QueueUnavailableError):
         publisher.send_batch("ingest", [OutgoingMessage("y", group_id="g")])
+
+
+def test_the_dedup_purge_of_every_fifo_send_uses_an_index(tmp_path: Path) -> None:
+    """Each FIFO send deletes expired dedup ids; without an index that scanned 5 minutes of ids per send."""
+    queue = LocalQueue(tmp_path / "q.db", fifo_queues=("ingest",))
+    queue.send_batch("ingest", [OutgoingMessage("x", group_id="g", dedup_id="d")])
+    plan = " ".join(
+        str(row[-1])
+        for row in queue._conn().execute(
+            "EXPLAIN QUERY PLAN DELETE FROM dedup WHERE queue = ? AND expires_at < ?", ("ingest", 0.0)
+        )
+    )
+    assert "USING INDEX ix_dedup_queue_expires" in plan or "USING COVERING INDEX ix_dedup_queue_expires" in plan, plan
