@@ -8,7 +8,8 @@ What is measured: one uvicorn server (uvloop + httptools, one worker) in a subpr
   server on this machine), and
 - ``/api/v1/events``: the real local gateway → API Gateway v2 event → ``functions.events.handler`` (Mangum →
   FastAPI → API-key auth → rate limit → validation → durable local queue) → 202,
-with whatever ``make serve`` runs beside the server on the request path (the local runtime's shippers).
+while ``python -m infra.local ship-clicks`` runs beside it, as under ``make serve``, moving the queue journal
+(what the events function appends to; multibuzz.adapters.queue.journal) into the durable local queue.
 Every request posts one event (``{"events": [{…}]}``) with its own ``event_id`` and one of 500 visitors,
 authenticated with ``Authorization: Bearer sk_live_…`` of an account seeded in a fresh data dir (SQLite by
 default, or ``--database-url``, a MariaDB database that is dropped and recreated).
@@ -210,12 +211,10 @@ def drain_and_count(account_id: str, timeout: float) -> dict[str, Any]:
 
 
 def flush_local_journals(container: Any) -> None:
-    """Hook for local hand-offs that sit between the handler and the queue (none at the baseline)."""
-    try:
-        from multibuzz.ingest.journal import ship_all  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    ship_all(container)
+    """Ship what the queue journal still holds (the shipper process normally does it)."""
+    from multibuzz.adapters.queue.journal import MessageJournalShipper, queue_journal_directory
+
+    MessageJournalShipper(queue_journal_directory(container.settings.data_dir)).ship(container.local_queue)
 
 
 # -- orchestration -------------------------------------------------------------------------
@@ -243,6 +242,8 @@ def main() -> int:
         port = free_port()
         env = environment(data_dir, args.database_url)
         server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=env, cwd=str(ROOT))
+        # As under `make serve`: the shipper process moves the queue journal (and click journal) into the queue.
+        shipper = subprocess.Popen([sys.executable, "-m", "infra.local", "ship-clicks"], env=env, cwd=str(ROOT))
         answered = 0
         try:
             wait_for(port)
@@ -263,6 +264,8 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=60)
+            shipper.terminate()  # ships what is left first
+            shipper.wait(timeout=120)
         counts = drain_and_count(account_id, args.drain_timeout)
 
     summary = {}

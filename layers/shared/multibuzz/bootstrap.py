@@ -77,6 +77,13 @@ class Container:
             from multibuzz.adapters.queue.sqs import SqsPublisher
 
             return SqsPublisher(lambda: self.boto_client("sqs"), self.settings.queue_url)
+        if self.settings.uses_queue_journal:  # shipped into the local queue by `ship-clicks`
+            from multibuzz import topology
+            from multibuzz.adapters.queue.journal import JournalPublisher, queue_journal_directory
+
+            return JournalPublisher(
+                queue_journal_directory(self.settings.data_dir), fifo_queues=topology.fifo_queue_names()
+            )
         from multibuzz.adapters.queue.group_commit import GroupCommitPublisher
 
         return GroupCommitPublisher(self.local_queue)  # concurrent requests share a transaction

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Queues: SQS in AWS, a durable SQLite-backed queue locally.
     queue_backend: Literal["local", "sqs"] = "local"
     local_queue_path: Path | None = None
+    # Publishers append to a journal that the local shipper process moves into the local queue
+    # (multibuzz.adapters.queue.journal). None: on for stage=local (``make serve``, which runs the shipper).
+    local_queue_journal: bool | None = None
     queue_max_attempts: int = Field(default=5, ge=1, le=100)
     queue_backoff_seconds: float = Field(default=1.0, ge=0)
     ingest_queue_url: str | None = None
@@ -115,6 +118,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'multibuzz.db').as_posix()}"
+
+    @property
+    def uses_queue_journal(self) -> bool:
+        journal = self.stage == "local" if self.local_queue_journal is None else self.local_queue_journal
+        return self.queue_backend == "local" and journal
 
     @property
     def resolved_queue_path(self) -> Path:
