@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # sqlalchemy.orm costs ~40 ms of cold start; the redirect nev
     from sqlalchemy.orm import Session, sessionmaker
 
     from multibuzz.auth.key_cache import KeyCache
+    from multibuzz.ingest.ratelimit import SharedTokenBuckets
     from multibuzz.redirect.geoip import GeoResolver
 
 
@@ -118,6 +119,13 @@ class Container:
         from multibuzz.auth.key_cache import KeyCache
 
         return KeyCache(self.settings.api_key_cache_seconds)
+
+    @cached_property
+    def rate_limiter(self) -> SharedTokenBuckets:
+        """Per-API-key token buckets shared by every instance through the database, leased in blocks."""
+        from multibuzz.ingest.ratelimit import SharedTokenBuckets
+
+        return SharedTokenBuckets(self.engine)
 
     @cached_property
     def secret_box(self) -> SecretBox:

@@ -26,7 +26,7 @@ from multibuzz.http.app import create_app
 from multibuzz.http.deps import ContainerDep, KeyAuth
 from multibuzz.http.errors import error_body, readable
 from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
-from multibuzz.ingest.ratelimit import buckets, retry_after_header
+from multibuzz.ingest.ratelimit import retry_after_header
 from multibuzz.ingest.schemas import (
     ALIAS_ACTIONS,
     MAX_BODY_BYTES,
@@ -59,7 +59,7 @@ RawBody = Annotated[bytes, Depends(raw_body)]
 
 async def writer(request: Request, body: RawBody, principal: KeyAuth, container: ContainerDep) -> KeyPrincipal:
     """The API key may write: within its rate limit, and signed when it must be."""
-    wait = buckets.take(principal.api_key_id, container.settings.api_key_rate_limit_per_minute)
+    wait = container.rate_limiter.take(principal.api_key_id, container.settings.api_key_rate_limit_per_minute)
     if wait > 0:
         raise RateLimitedError("rate limit exceeded for this API key", retry_after=retry_after_header(wait))
     signature = request.headers.get("x-signature")

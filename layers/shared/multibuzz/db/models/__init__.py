@@ -2,6 +2,7 @@
 
 import multibuzz.db.models.influencer  # noqa: F401 - campaigns, influencers, coupons, links, clicks
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
+from multibuzz.db.models.ratelimit import RateBucket
 from multibuzz.db.models.tenancy import Account, ApiKey, Membership, User
 from multibuzz.db.models.tracking import Event, Identity, ProcessedMessage, Visitor, VisitSession
 
@@ -15,6 +16,7 @@ __all__ = [
     "Membership",
     "ModelFit",
     "ProcessedMessage",
+    "RateBucket",
     "User",
     "VisitSession",
     "Visitor",
