@@ -7,8 +7,8 @@ holds across every Lambda instance and local process, without a database round t
 
 - an instance *leases* a block of tokens from the key's row (refill, then take up to ``block`` tokens; a
   compare-and-set on ``version``) and spends them from memory; only when its block is spent does it go
-  back to the database. ``block`` is about 1/120 of the per-minute limit (at most 50; 1 for small limits),
-  so at the default 6,000/min an instance asks the database once per 50 requests;
+  back to the database. ``block`` is half a second's worth, 1/120 of the per-minute limit (1 for small
+  limits, at most 10,000), so at the default 6,000/min an instance asks the database once per 50 requests;
 - bound: tokens leave the shared bucket only through leases, so whatever the number of instances, the
   requests admitted for a key in any span of T seconds are at most ``limit + T * limit / 60`` — the bound
   of a single bucket — with no over-admission. The cost is the other way: tokens leased by an instance
@@ -69,8 +69,8 @@ buckets = TokenBuckets()
 
 
 def lease_block(limit_per_minute: int) -> int:
-    """Tokens an instance leases at once: ~1/120 of the minute's limit, within 1..50."""
-    return max(1, min(50, limit_per_minute // 120))
+    """Tokens an instance leases at once: half a second's worth (1/120 of the minute's limit), 1..10,000."""
+    return max(1, min(10_000, limit_per_minute // 120))
 
 
 class SharedTokenBuckets:
