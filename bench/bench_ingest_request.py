@@ -162,6 +162,15 @@ def run_wrk(url: str, seconds: int, connections: int, script: Path, prefix: str)
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc): load on the shared machine does not change it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -255,7 +264,15 @@ def main() -> int:
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
             for round_number in range(args.rounds):
                 for name, url in urls.items():
+                    cpu_before = cpu_seconds(server.pid), cpu_seconds(shipper.pid)
                     result = run_wrk(url, args.seconds, args.connections, script, f"r{round_number}-{name}")
+                    cpu_after = cpu_seconds(server.pid), cpu_seconds(shipper.pid)
+                    result["server_cpu_us_per_request"] = (
+                        (cpu_after[0] - cpu_before[0]) * 1e6 / max(1, result["requests"])
+                    )
+                    result["shipper_cpu_us_per_request"] = (
+                        (cpu_after[1] - cpu_before[1]) * 1e6 / max(1, result["requests"])
+                    )
                     result["ratio_same_round"] = 0.0
                     runs[name].append(result)
                 ingest, raw = runs["ingest_event"][-1], runs["raw_asgi_202"][-1]
@@ -277,8 +294,12 @@ def main() -> int:
             "requests": sum(r["requests"] for r in results),
             "bad_status": sum(r["bad_status"] for r in results),
             "socket_errors": sum(r["socket_errors"] for r in results),
+            "server_cpu_us_per_request": sum(r["server_cpu_us_per_request"] for r in results) / len(results),
+            "shipper_cpu_us_per_request": sum(r["shipper_cpu_us_per_request"] for r in results) / len(results),
         }
     ratio = summary["ingest_event"]["rps"] / summary["raw_asgi_202"]["rps"]
+    cpu_us = summary["ingest_event"]["server_cpu_us_per_request"]
+    ceiling = 1e6 / max(1e-9, cpu_us)  # req/s the server could answer with one core to itself
     all_stored = counts["stored_events"] >= answered
     missing = answered - counts["stored_events"]
     result = {
@@ -293,6 +314,7 @@ def main() -> int:
         "results": summary,
         "ratio_rps": ratio,
         "ratio_per_round": [r["ratio_same_round"] for r in runs["ingest_event"]],
+        "ingest_ceiling_rps_one_core": ceiling,
         "accepted_202_counted_by_wrk": answered,
         **counts,
         "goals": {
@@ -306,15 +328,21 @@ def main() -> int:
         f"\ningest request bench (wrk, {args.connections} connections, {args.rounds}x{args.seconds}s per path,"
         f" {result['database']})\n"
     )
-    print("| path | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| path | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors | server CPU µs/req | shipper |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, row in summary.items():
         print(
             f"| {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['requests']:.0f} |"
-            f" {row['bad_status']:.0f} | {row['socket_errors']:.0f} |"
+            f" {row['bad_status']:.0f} | {row['socket_errors']:.0f} | {row['server_cpu_us_per_request']:.0f} |"
+            f" {row['shipper_cpu_us_per_request']:.0f} |"
         )
     per_round = ", ".join(f"{r:.3f}" for r in result["ratio_per_round"])
     print(f"\ningest / raw req/s = {ratio:.3f} (goal >= {GOAL_RATIO}); per round (same minute): {per_round}")
+    raw_cpu = summary["raw_asgi_202"]["server_cpu_us_per_request"]
+    print(
+        f"server CPU per ingest request: {cpu_us:.0f} µs (raw: {raw_cpu:.0f})"
+        f" → at most {ceiling:.0f} req/s with a core to itself; load on a shared machine does not change this figure"
+    )
     print(
         f"202s counted by wrk: {answered}; in the queue after the load: {counts['queued_after_load']};"
         f" stored events after draining ({counts['drain_seconds']:.1f} s): {counts['stored_events']}"

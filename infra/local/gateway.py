@@ -166,6 +166,7 @@ class LocalGateway:
             invoke = getattr(handler, "invoke", None) if route.key in self.awaited else None
             if invoke is not None:
                 result = await invoke(event, context)
+                await NEXT_TICK  # write coalescing, as for the inline redirect (see __call__)
             else:
                 loop = asyncio.get_running_loop()
                 result = await loop.run_in_executor(self._executor, handler, event, context)

@@ -19,7 +19,8 @@ _CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghjkmnpqrs
 def digest(*parts: str) -> str:
     """26 lower-case base32 characters of sha256 over the parts (unambiguous joining)."""
     raw = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    return base64.b32encode(raw).decode().translate(_CROCKFORD)[:_BODY_LENGTH]
+    # base32 encodes each 5 bytes on their own: the first 26 characters come from the first 20 bytes.
+    return base64.b32encode(raw[:20]).decode().translate(_CROCKFORD)[:_BODY_LENGTH]
 
 
 def derived_id(prefix: str, *parts: str) -> str:
