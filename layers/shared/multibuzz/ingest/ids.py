@@ -11,7 +11,6 @@ import hashlib
 
 from multibuzz.ids import IdGenerator
 
-
 # 26 characters (as long as a ULID body) of base32 over the digest, in Crockford's lower-case alphabet, two
 # characters (10 bits) per lookup: the same text as ``base64.b32encode(raw)`` translated from the RFC 4648
 # alphabet and cut to 26, at a third of its cost (it runs twice per ingested event).
