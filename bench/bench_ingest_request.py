@@ -259,7 +259,7 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}"
             urls = {"raw_asgi_202": f"{base}/raw/events", "ingest_event": f"{base}/api/v1/events"}
             for name, url in urls.items():  # warm: imports, first key lookup, caches
-                warm = run_wrk(url, 2, args.connections, script, f"warm-{name}")
+                warm = run_wrk(url, 3, args.connections, script, f"warm-{name}")
                 answered += int(warm["requests"] - warm["bad_status"]) if name == "ingest_event" else 0
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
             for round_number in range(args.rounds):

@@ -41,18 +41,24 @@ def test_lines_reach_the_queue_in_order_with_groups_dedup_and_attributes(tmp_pat
         assert [r.ok for r in results] == [True, True]
     publisher.send_batch("ingest", [OutgoingMessage('{"n":0,"v":"a"}', group_id="acc:a", dedup_id="a0")])  # a retry
     publisher.send_batch("clicks", [OutgoingMessage('{"click":1}', attributes={"k": "v"})])
+    publisher.send_batch("clicks", [OutgoingMessage('{"two":\n"lines\tand a tab"}')])  # kept exactly
+    publisher.journal.append("not a journal line")
     refused = publisher.send_batch("ingest", [OutgoingMessage("{}", group_id=None)])
     assert refused[0].error == "FIFO queue needs a message group id", "refused up front, as the queue would"
     assert queue.depth("ingest") == 0, "nothing is in the queue before the shipper runs"
 
     report = MessageJournalShipper(directory, batch=7).ship(queue)
-    assert report.queue_error is None and report.rejected == 0 and report.sent == 62
+    assert report.queue_error is None and report.rejected == 1 and report.sent == 63
     shipped = bodies(queue, "ingest")
     assert len(shipped) == 60, "the retry within the dedup window was deduplicated"
     for visitor in ("a", "b"):
         assert [json.loads(b)["n"] for b, g in shipped if g == f"acc:{visitor}"] == list(range(30))
     clicks = queue.receive("clicks")
-    assert [(m.body, m.attributes) for m in clicks] == [('{"click":1}', {"k": "v"})]
+    assert [(m.body, m.attributes) for m in clicks] == [
+        ('{"click":1}', {"k": "v"}),
+        ('{"two":\n"lines\tand a tab"}', {}),
+    ]
+    assert (directory / "queue.rejected.jsonl").read_text() == "not a journal line\n"
     assert MessageJournalShipper(directory).ship(queue).sent == 0, "shipped once"
 
 

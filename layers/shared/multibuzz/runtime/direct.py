@@ -196,7 +196,9 @@ def _request(event: Event) -> Request:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return Request(scope, receive)
+    request = Request(scope, receive)
+    request._body = body  # the whole body is already here: ``await request.body()`` needs no stream
+    return request
 
 
 def _result(response: Response) -> dict[str, Any]:

@@ -31,6 +31,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError, SendResult
 from multibuzz.redirect.journal import ClickJournal, JournalShipper
@@ -54,10 +55,13 @@ class JournalPublisher:
             if fifo and not message.group_id:
                 results.append(SendResult(index, None, "FIFO queue needs a message group id"))
                 continue
-            line: dict[str, object] = {"q": queue, "b": message.body, "g": message.group_id, "d": message.dedup_id}
+            header: dict[str, object] = {"q": queue, "g": message.group_id, "d": message.dedup_id}
             if message.attributes:
-                line["a"] = message.attributes
-            lines.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
+                header["a"] = message.attributes
+            if "\n" in message.body or "\r" in message.body:  # not one line as it is: JSON-escaped inside
+                lines.append(json.dumps({**header, "b": message.body}, separators=(",", ":"), ensure_ascii=False))
+            else:  # the header, a tab (never raw in JSON), the body as it is: no second escaping of the body
+                lines.append(json.dumps(header, separators=(",", ":"), ensure_ascii=False) + "\t" + message.body)
             results.append(SendResult(index, f"{self._prefix}-{next(_IDS):x}"))
         if lines:
             try:
@@ -79,11 +83,7 @@ class MessageJournalShipper(JournalShipper):
         bodies: list[str] = []
         bad: list[bytes] = []
         for line in lines:
-            try:
-                value = json.loads(line)
-            except ValueError:
-                value = None
-            if isinstance(value, dict) and isinstance(value.get("q"), str) and isinstance(value.get("b"), str):
+            if _parse(line) is not None:
                 bodies.append(line.decode("utf-8"))
             elif line.strip():
                 bad.append(line)
@@ -91,7 +91,7 @@ class MessageJournalShipper(JournalShipper):
 
     def _send(self, queue: QueuePublisher, bodies: list[str]) -> None:
         """All of ``bodies`` or an exception (the round stops and is retried from the same offset)."""
-        parsed = [json.loads(body) for body in bodies]
+        parsed = [line for line in (_parse(body.encode()) for body in bodies) if line is not None]
         for name, run in itertools.groupby(parsed, key=lambda line: str(line["q"])):
             messages = [
                 OutgoingMessage(
@@ -108,6 +108,20 @@ class MessageJournalShipper(JournalShipper):
             refused = [result for result in results if not result.ok]
             if refused or len(results) != len(messages):
                 raise QueueUnavailableError(f"queue {name!r} refused {len(refused) or len(messages)} messages")
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """A journal line: ``{header}<TAB>body``, or ``{header with "b": body}``; None when it is neither."""
+    head, tab, rest = line.partition(b"\t")
+    try:
+        value = json.loads(head)
+        if tab:
+            value["b"] = rest.decode("utf-8")
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if isinstance(value, dict) and isinstance(value.get("q"), str) and isinstance(value.get("b"), str):
+        return value
+    return None
 
 
 def queue_journal_directory(data_dir: Path) -> Path:
