@@ -26,10 +26,11 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 logger = get_logger("gateway")
 
-# Ingestion routes whose work is CPU only on the request path (validate, enqueue to the local queue: one
-# SQLite commit; the API key from the key cache): the handler is awaited on the event loop (``invoke``)
-# instead of being handed to a worker thread. A thread hop per request made these requests wait for the
-# GIL between two threads (up to the 5 ms switch interval each time) and cost most of their time.
+# Ingestion routes whose work is CPU only on the request path (the API key from the key cache, rate-limit
+# tokens from memory, validation, one append to the queue journal): the handler is awaited on the event
+# loop (``invoke``) instead of being handed to a worker thread. A thread hop per request made these requests
+# wait for the GIL between threads (up to the 5 ms switch interval each time). The database is read on this
+# loop only when a key's cache entry expires (every 5 s per key) or a block of rate-limit tokens runs out.
 AWAITED_ROUTES = frozenset(
     {
         "POST /api/v1/events",
