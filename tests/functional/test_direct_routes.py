@@ -110,6 +110,15 @@ def cases(keys: dict[str, str]) -> list[tuple[str, str, str, bytes, dict[str, st
             {},
         ),
         (
+            "non-ASCII signature",
+            "POST /api/v1/events",
+            "/api/v1/events",
+            signed_body.encode(),
+            {"authorization": f"Bearer {keys['signed']}", "x-signature": "é" * 64},
+            {},
+        ),
+        ("a cookie", "POST /api/v1/events", "/api/v1/events", one, {**auth, "cookie": "a=1; b=2"}, {}),
+        (
             "signature without a secret",
             "POST /api/v1/events",
             "/api/v1/events",

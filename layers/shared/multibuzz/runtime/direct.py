@@ -173,7 +173,10 @@ def _request(event: Event) -> Request:
     http = event["requestContext"]["http"]
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (event.get("headers") or {}).items()]
+    # As Mangum builds the scope from a v2 event: names lower-cased, UTF-8, the cookies as one header.
+    headers = [(k.lower().encode(), v.encode()) for k, v in (event.get("headers") or {}).items()]
+    if event.get("cookies"):
+        headers.append((b"cookie", "; ".join(event["cookies"]).encode()))
     scope = {
         "type": "http",
         "http_version": "1.1",
