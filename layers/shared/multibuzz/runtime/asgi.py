@@ -14,6 +14,7 @@ goes through Mangum and FastAPI.
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,9 @@ class LazyAsgiHandler:
                     app = self._factory()
                     self._direct = DirectRoutes(app, self._direct_keys)
                     self._handler = Mangum(app, lifespan="off", api_gateway_base_path="/")
+                    # Everything built so far (modules, the app, its schemas) lives as long as the process:
+                    # out of the cyclic collector's sight, so its full collections stop walking it.
+                    gc.freeze()
         return self._handler
 
     def _direct_for(self, event: dict[str, Any]) -> DirectRoutes | None:
