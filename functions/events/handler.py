@@ -8,4 +8,14 @@ conversion, then enqueue its attribution.
 from multibuzz.apps import create_events_app
 from multibuzz.runtime.asgi import LazyAsgiHandler
 
-lambda_handler = LazyAsgiHandler(create_events_app)
+# The ingestion routes that SDKs call once per event are served without the ASGI stack (same endpoint
+# functions; see multibuzz.runtime.direct); conversions and everything else go through FastAPI.
+DIRECT_ROUTES = (
+    "POST /api/v1/events",
+    "POST /api/v1/event/{action}",
+    "POST /api/v1/sessions",
+    "POST /api/v1/identify",
+    "GET /api/v1/validate",
+)
+
+lambda_handler = LazyAsgiHandler(create_events_app, direct=DIRECT_ROUTES)

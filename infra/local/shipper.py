@@ -1,7 +1,8 @@
 """``python -m infra.local ship-clicks``: the click journal shipper as a process of its own.
 
 The local redirect appends clicks to the click journal (multibuzz.redirect.journal); this process moves
-them into the durable local queue, one SQLite transaction per batch, every ``interval`` (50 ms). It is a
+them into the durable local queue, one SQLite transaction per batch, every ``interval`` (50 ms); so does it
+with the queue journal that publishers append to under ``make serve`` (multibuzz.adapters.queue.journal). It is a
 separate process so that its SQLite work never competes with the server's event loop for the GIL.
 ``make serve`` starts it (``LocalRuntime``) and restarts it if it dies; SIGTERM makes it ship what is
 left and exit; so does the death of the server, however it died (``die_with_parent``). While the queue
@@ -19,6 +20,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from multibuzz.adapters.queue.journal import MessageJournalShipper, queue_journal_directory
 from multibuzz.bootstrap import Container, get_container
 from multibuzz.observability import get_logger
 from multibuzz.redirect.journal import JournalShipper, ShipReport
@@ -32,12 +34,25 @@ MAX_BACKOFF = 2.0
 def run(container: Container, stop: threading.Event, interval: float = 0.05) -> ShipReport:
     """Ship until ``stop`` is set, then one last round; returns the totals."""
     shipper = JournalShipper(journal_directory(container))
+    # The queue journal (multibuzz.adapters.queue.journal), when publishers use it, goes the same way.
+    settings = container.settings
+    queue_shipper = (
+        MessageJournalShipper(queue_journal_directory(settings.data_dir)) if settings.uses_queue_journal else None
+    )
+    # With the journal on, ``container.queue`` is the journal itself: ship into the queue behind it.
+    target = container.local_queue if settings.uses_queue_journal else container.queue
     total = ShipReport()
     delay = interval
     failing = False
     while True:
         stopping = stop.is_set()
-        report = shipper.ship(container.queue)
+        report = shipper.ship(target)
+        if queue_shipper is not None:
+            queued = queue_shipper.ship(target)
+            report.sent += queued.sent
+            report.rejected += queued.rejected
+            report.pending_bytes += queued.pending_bytes
+            report.queue_error = report.queue_error or queued.queue_error
         total.sent += report.sent
         total.rejected += report.rejected
         total.pending_bytes, total.queue_error = report.pending_bytes, report.queue_error

@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # sqlalchemy.orm costs ~40 ms of cold start; the redirect nev
     from sqlalchemy.orm import Session, sessionmaker
 
     from multibuzz.adapters.outbox import Outbox
+    from multibuzz.auth.key_cache import KeyCache
+    from multibuzz.ingest.ratelimit import SharedTokenBuckets
     from multibuzz.redirect.geoip import GeoResolver
 
 
@@ -77,8 +79,16 @@ class Container:
             from multibuzz.adapters.queue.sqs import SqsPublisher
 
             return SqsPublisher(lambda: self.boto_client("sqs"), self.settings.queue_url)
-        queue: QueuePublisher = self.local_queue
-        return queue
+        if self.settings.uses_queue_journal:  # shipped into the local queue by `ship-clicks`
+            from multibuzz import topology
+            from multibuzz.adapters.queue.journal import JournalPublisher, queue_journal_directory
+
+            return JournalPublisher(
+                queue_journal_directory(self.settings.data_dir), fifo_queues=topology.fifo_queue_names()
+            )
+        from multibuzz.adapters.queue.group_commit import GroupCommitPublisher
+
+        return GroupCommitPublisher(self.local_queue)  # concurrent requests share a transaction
 
     @cached_property
     def objects(self) -> ObjectStore:
@@ -110,6 +120,20 @@ class Container:
         from multibuzz.adapters.outbox import FileOutbox
 
         return FileOutbox(self.settings.data_dir / "outbox.jsonl")
+
+    @cached_property
+    def key_cache(self) -> KeyCache:
+        """Verified API keys, for ``api_key_cache_seconds`` (see multibuzz.auth.key_cache for the bound)."""
+        from multibuzz.auth.key_cache import KeyCache
+
+        return KeyCache(self.settings.api_key_cache_seconds)
+
+    @cached_property
+    def rate_limiter(self) -> SharedTokenBuckets:
+        """Per-API-key token buckets shared by every instance through the database, leased in blocks."""
+        from multibuzz.ingest.ratelimit import SharedTokenBuckets
+
+        return SharedTokenBuckets(self.engine)
 
     @cached_property
     def secret_box(self) -> SecretBox:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Queues: SQS in AWS, a durable SQLite-backed queue locally.
     queue_backend: Literal["local", "sqs"] = "local"
     local_queue_path: Path | None = None
+    # Publishers append to a journal that the local shipper process moves into the local queue
+    # (multibuzz.adapters.queue.journal). None: on for stage=local (``make serve``, which runs the shipper).
+    local_queue_journal: bool | None = None
     queue_max_attempts: int = Field(default=5, ge=1, le=100)
     queue_backoff_seconds: float = Field(default=1.0, ge=0)
     ingest_queue_url: str | None = None
@@ -67,6 +70,9 @@ class Settings(BaseSettings):
     password_reset_ttl_minutes: int = Field(default=60, ge=5, le=24 * 60)
     # One-time tokens (invitations) in the inviter's answer as well as the outbox; None: only local/test.
     show_invitation_tokens: bool | None = None
+    # A verified API key is trusted this long per process; revocation elsewhere takes effect within it
+    # (multibuzz.auth.key_cache). 0: every request asks the database.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # A conversion may name a visitor whose first hits are still in the ingest queue: look again for this long.
     conversion_lookup_grace_seconds: float = Field(default=2.0, ge=0, le=10)
     conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=10)  # ?wait is 0-10 s; this may lower it
@@ -125,6 +131,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'multibuzz.db').as_posix()}"
+
+    @property
+    def uses_queue_journal(self) -> bool:
+        journal = self.stage == "local" if self.local_queue_journal is None else self.local_queue_journal
+        return self.queue_backend == "local" and journal
 
     @property
     def resolved_queue_path(self) -> Path:

@@ -15,7 +15,7 @@ from multibuzz.services.context import Actor, KeyPrincipal
 from multibuzz.services.tenancy import Tenancy
 
 
-def container_dep() -> Container:
+async def container_dep() -> Container:  # async: no thread-pool hop for a global
     return get_container()
 
 
@@ -111,9 +111,21 @@ def require_scope(principal: KeyPrincipal, scope: str) -> KeyPrincipal:
     return principal
 
 
-def api_key_principal(request: Request, tenancy: TenancyDep) -> KeyPrincipal:
-    """An API key with the ``ingest`` scope: the ingestion routes (and /validate)."""
-    return require_scope(tenancy.authenticate_key(api_key_token(request)), "ingest")
+async def api_key_principal(request: Request, container: ContainerDep) -> KeyPrincipal:
+    """An API key with the ``ingest`` scope: the ingestion routes (and /validate).
+
+    Answered from the container's key cache when fresh; async, so no thread-pool hop on the hot path."""
+    return require_scope(authenticate_api_key(container, api_key_token(request)), "ingest")
+
+
+def authenticate_api_key(container: Container, plaintext: str) -> KeyPrincipal:
+    """``Tenancy.authenticate_key`` behind the key cache (multibuzz.auth.key_cache: how fast revocation bites)."""
+
+    def lookup(key: str) -> KeyPrincipal:
+        with container.session() as session:
+            return Tenancy(session, container.clock, container.ids, container.secret_box).authenticate_key(key)
+
+    return container.key_cache.authenticate(plaintext, lookup)
 
 
 KeyAuth = Annotated[KeyPrincipal, Depends(api_key_principal)]

@@ -4,6 +4,10 @@ Request path of every write: body size → API key → per-key rate limit → si
 (``X-Signature``: HMAC-SHA256 of the raw body; required when the account sets
 ``require_signature``) → JSON → per-event validation → queue. Nothing is written
 to the database here.
+
+Every dependency and endpoint here is ``async def`` although it blocks (the queue write): a sync one would
+be handed to a thread pool, one hop per dependency. One Lambda invocation is one request on its own event
+loop (Mangum), so blocking it costs nothing; the local gateway gives each invocation a worker thread.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from multibuzz.http.json_body import loads_object
 from multibuzz.http.openapi import json_body
 from multibuzz.ingest import wire
 from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
-from multibuzz.ingest.ratelimit import buckets, retry_after_header
+from multibuzz.ingest.ratelimit import retry_after_header
 from multibuzz.ingest.schemas import (
     ALIAS_ACTIONS,
     MAX_BODY_BYTES,
@@ -62,9 +66,9 @@ async def raw_body(request: Request) -> bytes:
 RawBody = Annotated[bytes, Depends(raw_body)]
 
 
-def writer(request: Request, body: RawBody, principal: KeyAuth, container: ContainerDep) -> KeyPrincipal:
+async def writer(request: Request, body: RawBody, principal: KeyAuth, container: ContainerDep) -> KeyPrincipal:
     """The API key may write: within its rate limit, and signed when it must be."""
-    wait = buckets.take(principal.api_key_id, container.settings.api_key_rate_limit_per_minute)
+    wait = container.rate_limiter.take(principal.api_key_id, container.settings.api_key_rate_limit_per_minute)
     if wait > 0:
         raise RateLimitedError("rate limit exceeded for this API key", retry_after=retry_after_header(wait))
     signature = request.headers.get("x-signature")
@@ -134,7 +138,7 @@ def _single_error(errors: list[EventError]) -> JSONResponse:
 
 
 @router.get("/validate", summary="Check an API key", response_model=None, responses={200: {"model": wire.ValidateOut}})
-def validate_key(principal: KeyAuth) -> dict[str, object]:
+async def validate_key(principal: KeyAuth) -> dict[str, object]:
     return {"valid": True, "account_id": principal.account_id, "environment": principal.environment}
 
 
@@ -148,7 +152,7 @@ def validate_key(principal: KeyAuth) -> dict[str, object]:
         *wire.EVENTS_BODY, description='`{"events": [...]}`, one unified event (`action`), or one bare event'
     ),
 )
-def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
+async def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
     data = _json_object(body)
     ingestor = _ingestor(principal, container)
     idempotency_key = request.headers.get("idempotency-key") or None
@@ -176,7 +180,7 @@ def track_events(request: Request, principal: Writer, body: RawBody, container: 
     responses={202: {"model": wire.EventsAcceptedOut}},
     openapi_extra=json_body(wire.UNIFIED_BODY, description="`action` may be omitted: the path names it"),
 )
-def track_action(
+async def track_action(
     action: str, request: Request, principal: Writer, body: RawBody, container: ContainerDep
 ) -> JSONResponse:
     if action not in ALIAS_ACTIONS:
@@ -211,7 +215,7 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
     responses={202: {"model": wire.SessionAcceptedOut}},
     openapi_extra=json_body(wire.SESSION_BODY),
 )
-def create_session(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
+async def create_session(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
     data = _json_object(body)
     hit = _validate(SessionBody, data, container.clock.now()).session
     _ingestor(principal, container).session_hit(hit, idempotency_key=request.headers.get("idempotency-key") or None)
@@ -225,7 +229,7 @@ def create_session(request: Request, principal: Writer, body: RawBody, container
     responses={200: {"model": wire.IdentifyOut}},
     openapi_extra=json_body(wire.IDENTIFY_BODY),
 )
-def identify(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
+async def identify(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
     data = _json_object(body)
     parsed = _validate(IdentifyIn, data, container.clock.now())
     identity_id = _ingestor(principal, container).identify(

@@ -272,6 +272,8 @@ class Ingestor:
 
 def _chunks(items: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
     """Split one group's events so each message body stays under MAX_MESSAGE_BYTES."""
+    if len(items) == 1:  # one event is one chunk whatever its size, as below: no need to measure it
+        return [items]
     chunks: list[list[tuple[int, dict[str, Any]]]] = [[]]
     size = 0
     for item in items:

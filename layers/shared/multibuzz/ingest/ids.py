@@ -7,19 +7,23 @@ response is stable and the consumer's primary keys make the retry a no-op.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 from multibuzz.ids import IdGenerator
 
-_BODY_LENGTH = 26  # as long as a ULID body
-_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "abcdefghjkmnpqrstvwxyz0123456789")
+# 26 characters (as long as a ULID body) of base32 over the digest, in Crockford's lower-case alphabet, two
+# characters (10 bits) per lookup: the same text as ``base64.b32encode(raw)`` translated from the RFC 4648
+# alphabet and cut to 26, at a third of its cost (it runs twice per ingested event).
+_ALPHABET = "abcdefghjkmnpqrstvwxyz0123456789"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]
 
 
 def digest(*parts: str) -> str:
     """26 lower-case base32 characters of sha256 over the parts (unambiguous joining)."""
     raw = hashlib.sha256("\x1f".join(parts).encode()).digest()
-    return base64.b32encode(raw).decode().translate(_CROCKFORD)[:_BODY_LENGTH]
+    bits = int.from_bytes(raw[:17], "big") >> 6  # the first 130 bits: 26 characters of 5 bits
+    pairs = _PAIRS
+    return "".join([pairs[(bits >> shift) & 1023] for shift in (120, 110, 100, 90, 80, 70, 60, 50, 40, 30, 20, 10, 0)])
 
 
 def derived_id(prefix: str, *parts: str) -> str:

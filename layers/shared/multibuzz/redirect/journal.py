@@ -174,9 +174,9 @@ class JournalShipper:
         start = 0
         while start < len(lines):
             chunk = lines[start : start + self.batch]
-            bodies, bad = _decode(chunk)
+            bodies, bad = self._decode(chunk)
             try:
-                _send(queue, bodies)
+                self._send(queue, bodies)
             except QueueUnavailableError as exc:
                 report.queue_error = str(exc) or type(exc).__name__
                 break
@@ -238,9 +238,18 @@ class JournalShipper:
         temporary.write_text(json.dumps(offsets), encoding="utf-8")
         os.replace(temporary, self.offsets_path)
 
+    # -- what a line is (multibuzz.adapters.queue.journal ships other messages with the same machinery) --
+    rejected_name = "clicks.rejected.jsonl"
+
+    def _decode(self, lines: list[bytes]) -> tuple[list[str], list[bytes]]:
+        return _decode(lines)
+
+    def _send(self, queue: QueuePublisher, bodies: list[str]) -> None:
+        _send(queue, bodies)
+
     def _reject(self, lines: list[bytes]) -> None:
         if lines:
-            with (self.directory / "clicks.rejected.jsonl").open("ab") as handle:
+            with (self.directory / self.rejected_name).open("ab") as handle:
                 handle.write(b"".join(line.rstrip(b"\n") + b"\n" for line in lines))
 
 
