@@ -134,10 +134,27 @@ def test_no_child_outlives_the_server(tmp_path: Path, signum: int) -> None:
         children = stack.children()
         stack.signal(signum)
         stack.wait_exit()
-        wait_until(
-            lambda: not any(child.alive() for child in children),
-            30,
-            f"children outlived the server: {[c.pid for c in children if c.alive()]}",
+        alive = lambda: [c for c in children if c.alive()]  # noqa: E731
+        deadline = time.monotonic() + 30
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        survivors = alive()
+        assert not survivors, (
+            f"children outlived the server: {[_describe(c.pid) for c in survivors]}\n"
+            f"log tail:\n{stack.log_path.read_text()[-4000:]}"
         )
     finally:
         stack.cleanup()
+
+
+def _describe(pid: int) -> str:
+    """A survivor's command line, state and threads, so a failure says what the process was doing."""
+    proc = Path(f"/proc/{pid}")
+    try:
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        state = next(line for line in (proc / "status").read_text().splitlines() if line.startswith("State:"))
+        threads = sorted((task / "comm").read_text().strip() for task in (proc / "task").iterdir())
+        wchan = (proc / "wchan").read_text().strip()
+    except (OSError, StopIteration) as exc:
+        return f"{pid}: gone while described ({exc})"
+    return f"{pid} [{cmdline}] {state} wchan={wchan} threads={threads}"
