@@ -26,6 +26,7 @@ MAX_FUTURE = timedelta(days=1)
 MIN_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 UNIFIED_ACTIONS = ("purchase", "add_to_cart", "signup", "drop_off", "custom")
 ALIAS_ACTIONS = ("add_to_cart", "purchase", "drop_off", "signup")
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder, not one per call
 
 
 def parse_timestamp(value: Any) -> Any:
@@ -92,7 +93,7 @@ def _properties_size(value: Any) -> Any:
         if depth(value) > MAX_MAP_DEPTH:
             raise ValueError(f"are nested more than {MAX_MAP_DEPTH} levels deep")
         try:
-            size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+            size = len(_COMPACT(value).encode())
         except (TypeError, ValueError):
             raise ValueError("must be JSON-serialisable") from None
         if size > MAX_PROPERTIES_BYTES:

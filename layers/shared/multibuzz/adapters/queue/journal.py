@@ -37,6 +37,7 @@ from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, Queue
 from multibuzz.redirect.journal import ClickJournal, JournalShipper
 
 _IDS = itertools.count(1)
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder, not one per line
 
 
 class JournalPublisher:
@@ -59,9 +60,9 @@ class JournalPublisher:
             if message.attributes:
                 header["a"] = message.attributes
             if "\n" in message.body or "\r" in message.body:  # not one line as it is: JSON-escaped inside
-                lines.append(json.dumps({**header, "b": message.body}, separators=(",", ":"), ensure_ascii=False))
+                lines.append(_ENCODE({**header, "b": message.body}))
             else:  # the header, a tab (never raw in JSON), the body as it is: no second escaping of the body
-                lines.append(json.dumps(header, separators=(",", ":"), ensure_ascii=False) + "\t" + message.body)
+                lines.append(_ENCODE(header) + "\t" + message.body)
             results.append(SendResult(index, f"{self._prefix}-{next(_IDS):x}"))
         if lines:
             try:
