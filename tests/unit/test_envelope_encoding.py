@@ -39,3 +39,12 @@ def test_what_the_model_refuses_is_refused_the_same_way() -> None:
         dumps_envelope("k", "i", "a", {"note": "\ud800"})
     with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
         dumps_envelope("", "i", "a", {})
+
+
+@pytest.mark.parametrize(
+    ("group", "dedup"), [("acc_1:v1", "evts_x"), (None, None), ('acc:"q"\\ é 日\u2028', "d\t1"), ("g", None)]
+)
+def test_journal_line_header_is_the_json_encoder_s_text(group: str | None, dedup: str | None) -> None:
+    from multibuzz.adapters.queue.journal import _ENCODE, _header
+
+    assert _header("ingest", group, dedup) == _ENCODE({"q": "ingest", "g": group, "d": dedup})

@@ -27,7 +27,7 @@ class MalformedJsonError(MultibuzzError):
 def loads_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a 4xx naming ``body`` (or the field holding a NUL)."""
     try:
-        data = json.loads(body) if body else None
+        data = json.loads(_text(body)) if body else None
     except RecursionError:
         raise MalformedJsonError("request body is nested too deeply", field="body") from None
     except (ValueError, UnicodeDecodeError):
@@ -39,6 +39,14 @@ def loads_object(body: bytes) -> dict[str, Any]:
         if where is not None:
             raise InvalidInputError(f"{where} must not contain NUL (\\u0000) characters", field=where)
     return data
+
+
+def _text(body: bytes) -> bytes | str:
+    """The body as ``json.loads`` would decode it: a body that opens with ``{`` and no NUL after it is
+    UTF-8 to its encoding detection, so decode it here (surrogates passed, as there) and skip the detection."""
+    if body[:1] == b"{" and body[1:2] not in (b"\x00", b""):
+        return body.decode("utf-8", "surrogatepass")
+    return body
 
 
 def nul_path(value: Any, path: str = "") -> str | None:

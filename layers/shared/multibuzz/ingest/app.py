@@ -33,6 +33,7 @@ from multibuzz.http.deps import ContainerDep, KeyAuth
 from multibuzz.http.errors import error_body, readable
 from multibuzz.http.json_body import loads_object
 from multibuzz.http.openapi import json_body
+from multibuzz.http.responses import CompactJSONResponse
 from multibuzz.ingest import wire
 from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
 from multibuzz.ingest.ratelimit import retry_after_header
@@ -126,15 +127,15 @@ def _batch_response(outcome: BatchOutcome) -> JSONResponse:
         raise ServiceUnavailableError("the ingest queue refused every event; nothing was accepted, retry shortly")
     body = outcome.body()
     if outcome.accepted:
-        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
+        return CompactJSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
     message = "; ".join(f"{e['field']}: {e['message']}" for e in body["errors"][:10]) or "no events"
-    return JSONResponse({**error_body("validation_error", message), **body}, status_code=422)
+    return CompactJSONResponse({**error_body("validation_error", message), **body}, status_code=422)
 
 
 def _single_error(errors: list[EventError]) -> JSONResponse:
     items = [{"field": e.field, "message": e.message} for e in errors]
     message = "; ".join(f"{e['field']}: {e['message']}" for e in items)
-    return JSONResponse(error_body("validation_error", message, items), status_code=422)
+    return CompactJSONResponse(error_body("validation_error", message, items), status_code=422)
 
 
 @router.get("/validate", summary="Check an API key", response_model=None, responses={200: {"model": wire.ValidateOut}})
@@ -204,7 +205,7 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
     if conversion_id is not None:  # a purchase is also a conversion, attributed by the consumer
         body["conversion_id"] = conversion_id
         body["conversion"] = {"id": conversion_id, "status": "pending"}
-    return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
+    return CompactJSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post(

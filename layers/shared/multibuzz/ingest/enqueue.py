@@ -160,7 +160,7 @@ class Ingestor:
                 "id": event_id,
                 "cid": client_id,
                 "type": event.event_type,
-                "at": (event.timestamp or self.now).isoformat(),
+                "at": received_at if event.timestamp is None else event.timestamp.isoformat(),
                 "rcv": received_at,
                 "vid": event.visitor_id,
                 "uid": event.user_id,
