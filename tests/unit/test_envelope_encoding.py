@@ -48,3 +48,14 @@ def test_journal_line_header_is_the_json_encoder_s_text(group: str | None, dedup
     from multibuzz.adapters.queue.journal import _ENCODE, _header
 
     assert _header("ingest", group, dedup) == _ENCODE({"q": "ingest", "g": group, "d": dedup})
+
+
+@pytest.mark.parametrize(("index", "event_id"), [(0, "evt_abc"), (0, 'evt_"odd"\\é')])
+def test_one_accepted_event_is_answered_with_the_batch_document_s_bytes(index: int, event_id: str) -> None:
+    from multibuzz.http.responses import CompactJSONResponse
+    from multibuzz.ingest.app import _accepted_one
+    from multibuzz.ingest.enqueue import BatchOutcome
+
+    fast = _accepted_one(index, event_id)
+    full = CompactJSONResponse(BatchOutcome(accepted=[(index, event_id)]).body(), status_code=202)
+    assert (fast.status_code, fast.body, fast.raw_headers) == (full.status_code, full.body, full.raw_headers)
