@@ -20,7 +20,7 @@ PAYLOADS = [
 def test_same_document_as_the_model(payload: dict[str, object]) -> None:
     fast = dumps_envelope("events.track", "evts_x", "acc_1", payload)
     model = Envelope(kind="events.track", id="evts_x", account_id="acc_1", payload=payload).dumps()
-    assert json.loads(fast) == json.loads(model)
+    assert fast == model  # the same serializer: the same text
     assert Envelope.loads(fast) == Envelope.loads(model)
 
 

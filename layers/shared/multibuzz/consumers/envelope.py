@@ -6,10 +6,7 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, Field
-
-# One encoder for the hot path: ``json.dumps`` with arguments builds a new encoder per call. NaN and
-# infinities are refused here so that such a payload takes ``Envelope``'s own path (which writes null).
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+from pydantic_core import to_json
 
 
 class Envelope(BaseModel):
@@ -27,15 +24,16 @@ class Envelope(BaseModel):
 
 
 def dumps_envelope(kind: str, id: str, account_id: str, payload: dict[str, Any]) -> str:
-    """``Envelope(kind=…, id=…, account_id=…, payload=…).dumps()`` for a payload of plain JSON values (what
-    a request body parses to, plus str/int/float/bool/None), without building and validating the model: the
-    ingestion path writes one per request. Anything else (NaN, a lone surrogate, a value json cannot
-    encode, an empty name) goes through the model, so it ends exactly as it did there."""
+    """``Envelope(kind=…, id=…, account_id=…, payload=…).dumps()`` — the same text, written by the same
+    serializer (pydantic-core's, NaN and infinities as null as in the model) — without building and
+    validating the model: the ingestion path writes one per request, and pydantic-core writes JSON several
+    times faster than the ``json`` module. What the model would refuse (an empty name, a value it cannot
+    serialize, a lone surrogate) goes through the model, so it fails exactly as it did there."""
     if kind and id and account_id:
         try:
-            text = _ENCODE({"kind": kind, "id": id, "account_id": account_id, "payload": payload})
-            if text.isascii() or text.encode():
-                return text
-        except (TypeError, ValueError):  # ValueError covers NaN and UnicodeEncodeError
+            return to_json(
+                {"kind": kind, "id": id, "account_id": account_id, "payload": payload}, inf_nan_mode="null"
+            ).decode()
+        except ValueError:  # PydanticSerializationError
             pass
     return Envelope(kind=kind, id=id, account_id=account_id, payload=payload).dumps()
