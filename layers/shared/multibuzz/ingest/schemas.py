@@ -207,9 +207,9 @@ class UnifiedEventIn(Base):
         return track
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets its 14 fields through object.__setattr__ (~1.6 us)
 class Track:
-    """A validated event, normalised from either form."""
+    """A validated event, normalised from either form; never changed once built (``dataclasses.replace``)."""
 
     event_type: str
     visitor_id: str | None
