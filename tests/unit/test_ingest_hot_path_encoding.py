@@ -107,3 +107,52 @@ def test_bodies_json_refuses_are_refused_with_its_error(body: bytes) -> None:
     with pytest.raises(MultibuzzError) as raised:
         loads_object(body)
     assert str(raised.value.args[0]) == expected
+
+
+def _slow_properties_check(value: dict[str, object]) -> str | None:
+    """What ``_properties_size`` checked on every map before its shortcut (the reference)."""
+    from multibuzz.http.json_body import MAX_MAP_DEPTH, depth
+    from multibuzz.ingest.schemas import MAX_PROPERTIES_BYTES
+
+    if depth(value) > MAX_MAP_DEPTH:
+        return "deep"
+    try:
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        return "unserialisable"
+    return "large" if size > MAX_PROPERTIES_BYTES else None
+
+
+def _nested(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {"x": 1}
+    for _ in range(levels - 1):
+        value = {"x": value}
+    return value
+
+
+PROPERTY_MAPS = [
+    {},
+    {"title": "Spring sale", "path": "/p/3", "n": 1.5, "nan": math.nan, "inf": -math.inf, "é": "日本\u2028"},
+    {"floats": [1e15] * 1000},  # short here, 18 characters each in json's text: 19 KB
+    {"floats": [1e15] * 2000},  # 37 KB in json's text: too large
+    {"text": "x" * 4000},
+    {"text": "x" * 32_760},  # at the limit
+    {"text": "x" * 32_770},  # just over it
+    {"note": "\ud800"},  # a lone surrogate
+    _nested(16),
+    _nested(17),
+    {"a": [[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]},  # 17 levels
+    {"brackets": "{[" * 20},  # brackets inside a string are no nesting
+]
+
+
+@pytest.mark.parametrize("value", PROPERTY_MAPS)
+def test_properties_checks_decide_as_the_full_checks(value: dict[str, object]) -> None:
+    from multibuzz.ingest.schemas import _properties_size
+
+    try:
+        _properties_size(value)
+        outcome = None
+    except ValueError as exc:
+        outcome = "deep" if "nested" in str(exc) else "unserialisable" if "serialisable" in str(exc) else "large"
+    assert outcome == _slow_properties_check(value)
