@@ -207,7 +207,7 @@ class _EventHeaders(Headers):
         except KeyError:
             raise KeyError(key) from None
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return self._values.get(key.lower(), default)
 
     def __contains__(self, key: Any) -> bool:
