@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic_core import from_json
+
 from multibuzz.errors import InvalidInputError, MultibuzzError
 
 MAX_MAP_DEPTH = 16  # levels of objects/arrays in properties or traits (MariaDB's JSON type stops at 31)
@@ -27,7 +29,7 @@ class MalformedJsonError(MultibuzzError):
 def loads_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a 4xx naming ``body`` (or the field holding a NUL)."""
     try:
-        data = json.loads(body) if body else None
+        data = _parse(body) if body else None
     except RecursionError:
         raise MalformedJsonError("request body is nested too deeply", field="body") from None
     except (ValueError, UnicodeDecodeError):
@@ -39,6 +41,19 @@ def loads_object(body: bytes) -> dict[str, Any]:
         if where is not None:
             raise InvalidInputError(f"{where} must not contain NUL (\\u0000) characters", field=where)
     return data
+
+
+def _parse(body: bytes) -> Any:
+    """``json.loads(body)``, parsed by pydantic-core's parser (three times faster) when it can.
+
+    Where both accept a body they agree (numbers, NaN/Infinity, duplicate keys: the last wins, in the first
+    one's place); the stricter one refuses some bodies ``json`` accepts (a BOM, lone or UTF-8-encoded
+    surrogates) and refuses bodies with other exceptions. So any refusal goes to ``json``, which accepts
+    what it always accepted and refuses with the errors it always raised."""
+    try:
+        return from_json(body, cache_strings="keys")
+    except ValueError:
+        return json.loads(body)
 
 
 def nul_path(value: Any, path: str = "") -> str | None:

@@ -12,10 +12,11 @@ loop (Mangum), so blocking it costs nothing; the local gateway gives each invoca
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from multibuzz.auth.signatures import verify
@@ -33,6 +34,7 @@ from multibuzz.http.deps import ContainerDep, KeyAuth
 from multibuzz.http.errors import error_body, readable
 from multibuzz.http.json_body import loads_object
 from multibuzz.http.openapi import json_body
+from multibuzz.http.responses import CompactJSONResponse
 from multibuzz.ingest import wire
 from multibuzz.ingest.enqueue import BatchOutcome, EventError, Ingestor
 from multibuzz.ingest.ratelimit import retry_after_header
@@ -120,21 +122,33 @@ class BatchValidationError(InvalidInputError):
         self.errors = errors
 
 
-def _batch_response(outcome: BatchOutcome) -> JSONResponse:
+_STRING = json.encoder.encode_basestring  # a JSON string literal, as the JSON encoder writes it
+
+
+def _accepted_one(index: int, event_id: str) -> Response:
+    """``CompactJSONResponse(outcome.body(), status_code=202)`` for one accepted event and no error: the
+    same bytes and headers, written without building and encoding the document."""
+    content = f'{{"accepted":1,"rejected":0,"events":[{{"index":{index},"id":{_STRING(event_id)}}}],"errors":[]}}'
+    return Response(content.encode(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json")
+
+
+def _batch_response(outcome: BatchOutcome) -> Response:
     """202 when at least one event was accepted; 422 (same body, plus error/message) when none was."""
     if outcome.refused_by_queue():
         raise ServiceUnavailableError("the ingest queue refused every event; nothing was accepted, retry shortly")
+    if len(outcome.accepted) == 1 and not outcome.errors:  # one event, accepted: most SDK requests
+        return _accepted_one(*outcome.accepted[0])
     body = outcome.body()
     if outcome.accepted:
-        return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
+        return CompactJSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
     message = "; ".join(f"{e['field']}: {e['message']}" for e in body["errors"][:10]) or "no events"
-    return JSONResponse({**error_body("validation_error", message), **body}, status_code=422)
+    return CompactJSONResponse({**error_body("validation_error", message), **body}, status_code=422)
 
 
 def _single_error(errors: list[EventError]) -> JSONResponse:
     items = [{"field": e.field, "message": e.message} for e in errors]
     message = "; ".join(f"{e['field']}: {e['message']}" for e in items)
-    return JSONResponse(error_body("validation_error", message, items), status_code=422)
+    return CompactJSONResponse(error_body("validation_error", message, items), status_code=422)
 
 
 @router.get("/validate", summary="Check an API key", response_model=None, responses={200: {"model": wire.ValidateOut}})
@@ -152,7 +166,7 @@ async def validate_key(principal: KeyAuth) -> dict[str, object]:
         *wire.EVENTS_BODY, description='`{"events": [...]}`, one unified event (`action`), or one bare event'
     ),
 )
-async def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> JSONResponse:
+async def track_events(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> Response:
     data = _json_object(body)
     ingestor = _ingestor(principal, container)
     idempotency_key = request.headers.get("idempotency-key") or None
@@ -204,7 +218,7 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
     if conversion_id is not None:  # a purchase is also a conversion, attributed by the consumer
         body["conversion_id"] = conversion_id
         body["conversion"] = {"id": conversion_id, "status": "pending"}
-    return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
+    return CompactJSONResponse(body, status_code=status.HTTP_202_ACCEPTED)
 
 
 @router.post(

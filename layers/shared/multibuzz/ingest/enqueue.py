@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
-from multibuzz.consumers.envelope import Envelope
+from multibuzz.consumers.envelope import dumps_envelope
 from multibuzz.conversions.ids import conversion_id_for
 from multibuzz.domain.privacy import account_salt, apply_ip_privacy
 from multibuzz.errors import InvalidInputError, ServiceUnavailableError
@@ -160,7 +160,7 @@ class Ingestor:
                 "id": event_id,
                 "cid": client_id,
                 "type": event.event_type,
-                "at": (event.timestamp or self.now).isoformat(),
+                "at": received_at if event.timestamp is None else event.timestamp.isoformat(),
                 "rcv": received_at,
                 "vid": event.visitor_id,
                 "uid": event.user_id,
@@ -190,13 +190,10 @@ class Ingestor:
             for chunk in _chunks(items):
                 event_ids = [body["id"] for _, body in chunk]
                 envelope_id = ingest_ids.derived_id("evts", self.account_id, *event_ids)
-                envelope = Envelope(
-                    kind=KIND_EVENTS,
-                    id=envelope_id,
-                    account_id=self.account_id,
-                    payload={"events": [body for _, body in chunk]},
+                envelope = dumps_envelope(
+                    KIND_EVENTS, envelope_id, self.account_id, {"events": [body for _, body in chunk]}
                 )
-                messages.append(OutgoingMessage(envelope.dumps(), group_id=group, dedup_id=envelope_id))
+                messages.append(OutgoingMessage(envelope, group_id=group, dedup_id=envelope_id))
                 members.append([(index, body["id"]) for index, body in chunk])
         for result in self._send(messages):
             if result is None:
@@ -224,11 +221,9 @@ class Ingestor:
             "ua": hit.user_agent,
             "ip": self._ip(hit.ip),
         }
-        envelope = Envelope(kind=KIND_SESSION, id=envelope_id, account_id=self.account_id, payload=payload)
+        envelope = dumps_envelope(KIND_SESSION, envelope_id, self.account_id, payload)
         self._send_one(
-            OutgoingMessage(
-                envelope.dumps(), group_id=group_id(self.account_id, hit.visitor_id, None), dedup_id=envelope_id
-            )
+            OutgoingMessage(envelope, group_id=group_id(self.account_id, hit.visitor_id, None), dedup_id=envelope_id)
         )
 
     def identify(self, body: IdentifyIn, *, idempotency_key: str | None = None) -> str:
@@ -244,10 +239,10 @@ class Ingestor:
             "traits": body.traits,
             "at": (body.timestamp or self.now).isoformat(),
         }
-        envelope = Envelope(kind=KIND_IDENTIFY, id=envelope_id, account_id=self.account_id, payload=payload)
+        envelope = dumps_envelope(KIND_IDENTIFY, envelope_id, self.account_id, payload)
         self._send_one(
             OutgoingMessage(
-                envelope.dumps(),
+                envelope,
                 group_id=group_id(self.account_id, body.visitor_id, body.user_id),
                 dedup_id=envelope_id,
             )

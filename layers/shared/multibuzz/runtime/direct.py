@@ -28,10 +28,12 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+
+from multibuzz.http.responses import CompactJSONResponse
 
 Event = dict[str, Any]
 
@@ -46,11 +48,43 @@ class _Node:
     use_cache: bool
 
 
+# One step of a route's plan: (call, is async, arguments). An argument is (name, source, key): source 0 is
+# the value of step ``key``, 1 the request, 2 the path parameter ``key``.
+_Step = tuple[Callable[..., Any], bool, tuple[tuple[str, int, Any], ...]]
+
+
 @dataclass(frozen=True)
 class _Route:
     api_route: APIRoute
     root: _Node
     status_code: int
+    plan: tuple[_Step, ...]
+
+
+def _plan(root: _Node) -> tuple[_Step, ...]:
+    """The tree in the order FastAPI solves it (depth first, dependencies before their dependant), each
+    cached dependency once: the request then runs a flat list instead of a recursion with a cache."""
+    steps: list[_Step] = []
+    cached: dict[Callable[..., Any], int] = {}
+
+    def visit(node: _Node) -> int:
+        args: list[tuple[str, int, Any]] = []
+        for name, child in node.children:
+            if child.use_cache and child.call in cached:
+                args.append((name, 0, cached[child.call]))
+                continue
+            index = visit(child)
+            if child.use_cache:
+                cached[child.call] = index
+            args.append((name, 0, index))
+        if node.request_param:
+            args.append((node.request_param, 1, None))
+        args.extend((name, 2, name) for name in node.path_params)
+        steps.append((node.call, node.is_async, tuple(args)))
+        return len(steps) - 1
+
+    visit(root)
+    return tuple(steps)
 
 
 def _node(dependant: Any) -> _Node | None:
@@ -104,7 +138,7 @@ class DirectRoutes:
                 if key in wanted and key not in self.routes:
                     root = _node(dependant)
                     if root is not None:
-                        self.routes[key] = _Route(api_route, root, api_route.status_code or 200)
+                        self.routes[key] = _Route(api_route, root, api_route.status_code or 200, _plan(root))
 
     def serves(self, event: Event) -> bool:
         return event.get("routeKey") in self.routes
@@ -113,12 +147,11 @@ class DirectRoutes:
         route = self.routes[event["routeKey"]]
         request = _request(event)
         try:
-            cache: dict[Callable[..., Any], Any] = {}
-            result = await _solve(route.root, request, event.get("pathParameters") or {}, cache)
+            result = await _run(route.plan, request, event.get("pathParameters") or {})
             response = (
                 result
                 if isinstance(result, Response)
-                else JSONResponse(jsonable_encoder(result), status_code=route.status_code)
+                else CompactJSONResponse(jsonable_encoder(result), status_code=route.status_code)
             )
         except Exception as exc:
             response = await self._handle(request, exc)
@@ -150,23 +183,35 @@ def _routes(routes: Iterable[Any]) -> Iterator[tuple[str, set[str], Any, APIRout
             yield route.path, set(route.methods or ()), route.dependant, route.original_route, limited
 
 
-async def _solve(node: _Node, request: Request, path: dict[str, str], cache: dict[Callable[..., Any], Any]) -> Any:
-    kwargs: dict[str, Any] = {}
-    for name, child in node.children:
-        if child.use_cache and child.call in cache:
-            kwargs[name] = cache[child.call]
-            continue
-        value = await _solve(child, request, path, cache)
-        if child.use_cache:
-            cache[child.call] = value
-        kwargs[name] = value
-    if node.request_param:
-        kwargs[node.request_param] = request
-    for name in node.path_params:
-        kwargs[name] = path[name]
-    if node.is_async:
-        return await node.call(**kwargs)
-    return node.call(**kwargs)
+async def _run(plan: tuple[_Step, ...], request: Request, path: dict[str, str]) -> Any:
+    values: list[Any] = []
+    for call, is_async, args in plan:
+        kwargs = {
+            name: values[key] if source == 0 else request if source == 1 else path[key] for name, source, key in args
+        }
+        values.append(await call(**kwargs) if is_async else call(**kwargs))
+    return values[-1]
+
+
+class _EventHeaders(Headers):
+    """The request's headers as Starlette's ``Headers`` reads them from Mangum's scope, looked up in a dict
+    instead of a scan of the raw list (the endpoints read four or five headers per request)."""
+
+    def __init__(self, raw: list[tuple[bytes, bytes]], values: dict[str, str]) -> None:
+        self._list = raw
+        self._values = values  # lower-case names, values as Headers decodes them; the first of a name wins
+
+    def __getitem__(self, key: str) -> str:
+        try:
+            return self._values[key.lower()]
+        except KeyError:
+            raise KeyError(key) from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._values.get(key.lower(), default)
+
+    def __contains__(self, key: Any) -> bool:
+        return key.lower() in self._values
 
 
 def _request(event: Event) -> Request:
@@ -174,19 +219,30 @@ def _request(event: Event) -> Request:
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
     # As Mangum builds the scope from a v2 event: names lower-cased, UTF-8, the cookies as one header.
-    headers = [(k.lower().encode(), v.encode()) for k, v in (event.get("headers") or {}).items()]
+    raw_headers: list[tuple[bytes, bytes]] = []
+    values: dict[str, str] = {}
+    for name, value in (event.get("headers") or {}).items():
+        key, data = name.lower().encode(), value.encode()
+        raw_headers.append((key, data))
+        text = name.lower() if name.isascii() else key.decode("latin-1")  # as Starlette decodes header bytes
+        if text not in values:
+            values[text] = value if value.isascii() else data.decode("latin-1")
     if event.get("cookies"):
-        headers.append((b"cookie", "; ".join(event["cookies"]).encode()))
+        cookie = "; ".join(event["cookies"]).encode()
+        raw_headers.append((b"cookie", cookie))
+        values.setdefault("cookie", cookie.decode("latin-1"))
+    headers = _EventHeaders(raw_headers, values)
+    path = event.get("rawPath") or http["path"]
     scope = {
         "type": "http",
         "http_version": "1.1",
         "method": http["method"],
-        "path": event.get("rawPath") or http["path"],
-        "raw_path": (event.get("rawPath") or http["path"]).encode(),
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
         "scheme": "https",
         "query_string": (event.get("rawQueryString") or "").encode(),
-        "headers": headers,
+        "headers": raw_headers,
         "client": (http.get("sourceIp") or "", 0),
         "server": None,
     }
@@ -200,6 +256,7 @@ def _request(event: Event) -> Request:
         return {"type": "http.request", "body": body, "more_body": False}
 
     request = Request(scope, receive)
+    request._headers = headers
     request._body = body  # the whole body is already here: ``await request.body()`` needs no stream
     return request
 

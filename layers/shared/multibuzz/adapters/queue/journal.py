@@ -37,6 +37,8 @@ from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, Queue
 from multibuzz.redirect.journal import ClickJournal, JournalShipper
 
 _IDS = itertools.count(1)
+_STRING = json.encoder.encode_basestring  # a JSON string literal (ensure_ascii=False), as _ENCODE writes one
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder, not one per line
 
 
 class JournalPublisher:
@@ -55,13 +57,16 @@ class JournalPublisher:
             if fifo and not message.group_id:
                 results.append(SendResult(index, None, "FIFO queue needs a message group id"))
                 continue
-            header: dict[str, object] = {"q": queue, "g": message.group_id, "d": message.dedup_id}
-            if message.attributes:
-                header["a"] = message.attributes
-            if "\n" in message.body or "\r" in message.body:  # not one line as it is: JSON-escaped inside
-                lines.append(json.dumps({**header, "b": message.body}, separators=(",", ":"), ensure_ascii=False))
+            if message.attributes or "\n" in message.body or "\r" in message.body:
+                header: dict[str, object] = {"q": queue, "g": message.group_id, "d": message.dedup_id}
+                if message.attributes:
+                    header["a"] = message.attributes
+                if "\n" in message.body or "\r" in message.body:  # not one line as it is: JSON-escaped inside
+                    lines.append(_ENCODE({**header, "b": message.body}))
+                else:
+                    lines.append(_ENCODE(header) + "\t" + message.body)
             else:  # the header, a tab (never raw in JSON), the body as it is: no second escaping of the body
-                lines.append(json.dumps(header, separators=(",", ":"), ensure_ascii=False) + "\t" + message.body)
+                lines.append(_header(queue, message.group_id, message.dedup_id) + "\t" + message.body)
             results.append(SendResult(index, f"{self._prefix}-{next(_IDS):x}"))
         if lines:
             try:
@@ -72,6 +77,13 @@ class JournalPublisher:
 
     def close(self) -> None:
         self.journal.close()
+
+
+def _header(queue: str, group_id: str | None, dedup_id: str | None) -> str:
+    """``_ENCODE({"q": queue, "g": group_id, "d": dedup_id})``, the same text, without an encoder per line."""
+    group = "null" if group_id is None else _STRING(group_id)
+    dedup = "null" if dedup_id is None else _STRING(dedup_id)
+    return f'{{"q":{_STRING(queue)},"g":{group},"d":{dedup}}}'
 
 
 class MessageJournalShipper(JournalShipper):
