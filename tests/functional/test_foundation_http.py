@@ -128,3 +128,21 @@ def test_duplicate_account_slug_is_a_conflict(api: Api) -> None:
 def test_unauthenticated_ingestion_is_401_json(gateway: str, container: Container) -> None:
     response = httpx.get(f"{gateway}/api/v1/validate")
     assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+
+
+def test_account_time_zone_and_currency_default_validate_and_change(api: Api) -> None:
+    tenant = api.tenant("Shop Locale")
+    url = f"/api/v1/accounts/{tenant.account_id}/settings"
+    owner = api.auth(tenant.owner_token)
+    before = api.client.get(f"/api/v1/accounts/{tenant.account_id}", headers=owner).json()
+    assert (before["timezone"], before["currency"]) == ("UTC", "USD")
+    changed = api.client.patch(url, json={"timezone": "Europe/Paris", "currency": "eur"}, headers=owner)
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["timezone"], body["currency"]) == ("Europe/Paris", "EUR")
+    assert "timezone" not in body["settings"] and "currency" not in body["settings"]
+    for field, value in (("timezone", "Mars/Olympus"), ("timezone", "../../etc/passwd"), ("currency", "ZZZ")):
+        bad = api.client.patch(url, json={field: value}, headers=owner)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == field, bad.text
+    again = api.client.get(f"/api/v1/accounts/{tenant.account_id}", headers=owner).json()
+    assert (again["timezone"], again["currency"]) == ("Europe/Paris", "EUR")

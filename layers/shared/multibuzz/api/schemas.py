@@ -13,6 +13,25 @@ from multibuzz.domain.attribution.types import ModelName
 from multibuzz.domain.channels import ChannelRule
 
 
+def _timezone(value: str) -> str:
+    from multibuzz.domain.timezones import zone
+
+    zone(value)  # ValueError names the zone
+    return value
+
+
+def _currency(value: str) -> str:
+    from multibuzz.domain.currencies import is_currency
+
+    if not is_currency(value):
+        raise ValueError(f"unknown currency {value!r}; use an ISO 4217 code such as 'EUR'")
+    return value.upper()
+
+
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_timezone)]
+CurrencyCode = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+
+
 def _email(value: str) -> str:
     value = value.strip().lower()
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@[^@\s.]+", value):
@@ -54,6 +73,9 @@ class AccountIn(Strict):
 
 
 class AccountSettingsIn(Strict):
+    #: The account's IANA time zone (days in reports and aggregates) and reporting currency (ISO 4217).
+    timezone: TimeZoneName | None = None
+    currency: CurrencyCode | None = None
     session_timeout_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     lookback_days: int | None = Field(default=None, ge=1, le=365)
     require_signature: bool | None = None
@@ -93,6 +115,8 @@ class AccountOut(BaseModel):
     name: str
     slug: str
     status: str
+    timezone: str
+    currency: str
     settings: dict[str, Any]
     created_at: datetime
     deactivated_at: datetime | None

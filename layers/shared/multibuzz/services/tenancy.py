@@ -93,6 +93,12 @@ class Tenancy:
         # The role that counts is the caller's role in the TARGET account, not in the token's account.
         self._require_owner(actor, account_id)
         account = self.get_account(actor, account_id)
+        changes = dict(changes)
+        # Time zone and currency are columns (reports group and join on them), the rest is the settings bag.
+        if (timezone := changes.pop("timezone", None)) is not None:
+            account.timezone = str(timezone)
+        if (currency := changes.pop("currency", None)) is not None:
+            account.currency = str(currency)
         account.settings = {**(account.settings or {}), **changes}
         self.session.flush()
         return account

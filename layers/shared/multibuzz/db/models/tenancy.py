@@ -20,6 +20,10 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | deactivated
     # Per-account knobs: session_timeout_minutes, lookback_days, require_signature, ip_privacy, domains…
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    #: IANA time zone that days and hours are counted in (reports, daily aggregates), and the ISO 4217
+    #: currency that revenue and spend are reported in.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
