@@ -130,6 +130,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
         routes=("GET /api/health-lite", "ANY /api/v1/{proxy+}"),
     ),
+    FunctionSpec(
+        "web",
+        "Web app: server-rendered pages behind login, the public home page, hashed static assets",
+        memory_mb=1024,
+        timeout_seconds=30,
+        routes=("GET /", "GET /app", "ANY /app/{proxy+}", "GET /static/{proxy+}"),
+    ),
 )
 
 
