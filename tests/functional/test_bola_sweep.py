@@ -155,6 +155,10 @@ TOPOLOGY: dict[str, str] = {
     "GET /api/v1/exports/{export_id}": "exports: 501, not built yet",
     "GET /api/health-lite": "covered by MATRIX",
     "ANY /api/v1/{proxy+}": "the api app: covered by MATRIX",
+    "GET /": "web: the public home page, no tenant data",
+    "GET /app": "web: redirects to the actor's landing page",
+    "ANY /app/{proxy+}": "web pages: tenant isolation in tests/web/test_web_security.py (session cookie, not the API)",
+    "GET /static/{proxy+}": "web: public hashed static assets",
 }
 # fmt: on
 
