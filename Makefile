@@ -10,7 +10,7 @@ SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-dev
 MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: setup setup-serve serve test test-sqlite test-mysql lint format bench synth clean db-up migration client-dist
+.PHONY: setup setup-serve serve test test-sqlite test-mysql lint format bench synth clean db-up browser-up migration client-dist
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,14 +39,18 @@ serve: setup-serve
 db-up:
 	@scripts/ensure-mariadb.sh
 
+# The browser tests (tests/browser) drive Debian's Chromium; installed when missing, as MariaDB is.
+browser-up:
+	@scripts/ensure-chromium.sh
+
 ## test: the whole suite, on SQLite and then on MariaDB; both always run, and it fails if either failed
-test: setup db-up
+test: setup db-up browser-up
 	@scripts/test-both.sh $(PY) $(MYSQL_URL)
 
-test-sqlite: setup
+test-sqlite: setup browser-up
 	$(PY) -m pytest -q -p no:cacheprovider
 
-test-mysql: setup db-up
+test-mysql: setup db-up browser-up
 	MULTIBUZZ_TEST_DATABASE_URL=$(MYSQL_URL) $(PY) -m pytest -q -p no:cacheprovider
 
 ## lint: ruff (lint + format check) and mypy

@@ -41,7 +41,7 @@
       new window.Chart(canvas, {
         type: "bar",
         data: { labels: data.labels, datasets: [{ label: data.label, data: data.values, backgroundColor: "#1f6feb" }] },
-        options: { responsive: true, animation: false, plugins: { legend: { display: true } } }
+        options: { responsive: true, aspectRatio: 3, animation: false, plugins: { legend: { display: true } } }
       });
     });
   }
