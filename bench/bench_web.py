@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -146,7 +146,7 @@ def asset_weights(client: httpx.Client, pages: list[str]) -> dict[str, int]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -169,7 +169,8 @@ def main() -> None:
     started = time.perf_counter()
     seed(container, args.conversions)
     print(
-        f"seeded {args.conversions} conversions ({args.conversions * 30} credit rows) in {time.perf_counter() - started:.1f} s"
+        f"seeded {args.conversions} conversions ({args.conversions * 30} credit rows)"
+        f" in {time.perf_counter() - started:.1f} s"
     )
 
     base, server = serve()
@@ -229,7 +230,8 @@ def main() -> None:
     print(
         f"Attribution page (HTML)  p50 {figures['html_p50_ms']} ms  p95 {figures['html_p95_ms']} ms\n"
         f"GET /api/v1/attributions p50 {figures['json_p50_ms']} ms  p95 {figures['json_p95_ms']} ms  (baseline)\n"
-        f"ratio HTML/JSON          p50 {figures['p50_ratio_html_to_json']}  p95 {figures['p95_ratio_html_to_json']} (goal <= 1.5)"
+        f"ratio HTML/JSON          p50 {figures['p50_ratio_html_to_json']}"
+        f"  p95 {figures['p95_ratio_html_to_json']} (goal <= 1.5)"
     )
     print(f"written to {write_results('web', figures)}")
 
