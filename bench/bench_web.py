@@ -6,8 +6,13 @@
    interleaved so both see the same load. Figures: p50/p95 per kind and the ratio page/API (goal: p95
    within 1.5x). Baseline in the same run: the JSON API.
 
+3. ``--lighthouse``: Lighthouse 12.2.3 (npm, installed on first use under .multibuzz/lighthouse; Node 20)
+   with the same Chromium (/usr/bin/chromium) on the Attribution page and the influencer dashboard, logged
+   in through a session cookie. Goal: performance >= 90, accessibility >= 95.
+
 Data: N attributed conversions (3 touches each, 10 models: 30 credit rows per conversion) in one account.
 Run: .venv/bin/python bench/bench_web.py [--conversions 5000] [--requests 200] [--url mysql+pymysql://...]
+     [--lighthouse]
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ from sqlalchemy import insert  # noqa: E402
 CHANNELS = ["organic_search", "paid_search", "paid_social", "email", "direct", "affiliate", "referral"]
 PASSWORD = "bench password 123"
 EMAIL = "owner@bench.test"
+INFLUENCER_EMAIL = "creator@bench.test"
+LIGHTHOUSE = "12.2.3"
+LIGHTHOUSE_DIR = ROOT / ".multibuzz" / "lighthouse"
 ASSET = re.compile(r'<(?:script[^>]+src|link[^>]+rel="stylesheet"[^>]+href)="(/static/[^"]+)"')
 TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
@@ -54,6 +62,22 @@ def seed(container: Container, n: int) -> str:
         account = tenancy.create_account(None, "Bench Shop")
         user = tenancy.create_user(email=EMAIL, password=PASSWORD)
         tenancy.add_membership(account.id, user, role="owner")
+        session.flush()
+        from multibuzz.db.models.influencer import Influencer
+
+        creator = Influencer(
+            id="inf_bench",
+            account_id=account.id,
+            name="Bench Creator",
+            handle="bench-creator",
+            status="active",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(creator)
+        session.flush()
+        influencer_user = tenancy.create_user(email=INFLUENCER_EMAIL, password=PASSWORD)
+        tenancy.add_membership(account.id, influencer_user, role="influencer", influencer_id=creator.id)
         session.commit()
         account_id = account.id
     conversions: list[dict[str, Any]] = []
@@ -122,12 +146,51 @@ def serve() -> tuple[str, Any]:
     return f"http://127.0.0.1:{port}", server
 
 
-def login(client: httpx.Client) -> None:
+def login(client: httpx.Client, email: str = EMAIL) -> None:
     form = client.get("/app/login").text
     token = TOKEN.search(form)
     assert token is not None
-    answer = client.post("/app/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": token.group(1)})
+    answer = client.post("/app/login", data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)})
     assert answer.status_code == 303, answer.text
+
+
+def lighthouse(base: str, pages: dict[str, tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Lighthouse scores (0-100) per page: {name: (path, login e-mail)}."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm") or "npm"
+    binary = LIGHTHOUSE_DIR / "node_modules" / ".bin" / "lighthouse"
+    if not binary.exists():
+        LIGHTHOUSE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "i", "-E", "--no-audit", "--no-fund", f"lighthouse@{LIGHTHOUSE}"], cwd=LIGHTHOUSE_DIR, check=True
+        )
+    scores: dict[str, dict[str, float]] = {}
+    for name, (path, email) in pages.items():
+        with httpx.Client(base_url=base, timeout=60) as client:
+            login(client, email)
+            cookie = client.cookies.get("mbz_session")
+        out = LIGHTHOUSE_DIR / f"{name}.json"
+        subprocess.run(
+            [
+                str(binary),
+                base + path,
+                "--quiet",
+                "--only-categories=performance,accessibility",
+                "--chrome-flags=--headless=new --no-sandbox --disable-dev-shm-usage",
+                f"--extra-headers={json.dumps({'Cookie': f'mbz_session={cookie}'})}",
+                "--output=json",
+                f"--output-path={out}",
+            ],
+            check=True,
+            env={**os.environ, "CHROME_PATH": "/usr/bin/chromium"},
+        )
+        report = json.loads(out.read_text())
+        scores[name] = {key: round(100 * cat["score"], 1) for key, cat in report["categories"].items()}
+    return scores
 
 
 def asset_weights(client: httpx.Client, pages: list[str]) -> dict[str, int]:
@@ -153,6 +216,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversions", type=int, default=5000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--lighthouse", action="store_true", help="also run Lighthouse (npm) on two pages")
     parser.add_argument(
         "--url", default="", help="MariaDB URL (its database is dropped and recreated); SQLite if empty"
     )
@@ -209,6 +273,11 @@ def main() -> None:
             assert r1.status_code == 200 and r2.status_code == 200
             html_times.append((t1 - t0) * 1000)
             json_times.append((t2 - t1) * 1000)
+    scores = (
+        lighthouse(base, {"attribution": ("/app/attribution", EMAIL), "influencer": ("/app/me", INFLUENCER_EMAIL)})
+        if args.lighthouse
+        else {}
+    )
     server.should_exit = True
 
     figures = {
@@ -224,6 +293,7 @@ def main() -> None:
     }
     figures["p95_ratio_html_to_json"] = round(figures["html_p95_ms"] / figures["json_p95_ms"], 3)
     figures["p50_ratio_html_to_json"] = round(figures["html_p50_ms"] / figures["json_p50_ms"], 3)
+    figures["lighthouse"] = scores
     for path, size in weights.items():
         print(f"  {path:28s} JS+CSS {size / 1024:6.1f} KB gzipped")
     print(f"JS+CSS per page, largest: {figures['js_css_gzip_max_kb']} KB gzipped (goal <= 150 KB)")
@@ -233,6 +303,8 @@ def main() -> None:
         f"ratio HTML/JSON          p50 {figures['p50_ratio_html_to_json']}"
         f"  p95 {figures['p95_ratio_html_to_json']} (goal <= 1.5)"
     )
+    for name, categories in scores.items():
+        print(f"Lighthouse {name:12s} " + "  ".join(f"{k} {v}" for k, v in categories.items()))
     print(f"written to {write_results('web', figures)}")
 
 

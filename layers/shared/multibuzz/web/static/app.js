@@ -22,6 +22,12 @@
     }
   });
 
+  // Loading state: a submitted form's button shows Pico's spinner until the next page (or htmx swap) arrives.
+  document.addEventListener("submit", function (event) {
+    var button = event.target.querySelector("button[type=submit]");
+    if (button) button.setAttribute("aria-busy", "true");
+  });
+
   // Date picker: the from/to fields only matter for a custom range.
   function syncCustom(select) {
     var custom = select.value === "custom";
