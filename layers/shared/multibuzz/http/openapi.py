@@ -257,6 +257,8 @@ _PLAIN_HANDLERS: dict[str, dict[str, Any]] = {
     },
 }
 _FASTAPI_FUNCTIONS = ("events", "api")
+# Functions that answer browsers with HTML pages (multibuzz.web), not API operations: not in the document.
+_PAGE_FUNCTIONS = ("web",)
 
 
 def _openapi_path(route_key: str) -> tuple[str, str]:
@@ -266,7 +268,7 @@ def _openapi_path(route_key: str) -> tuple[str, str]:
 
 def _add_plain_handlers(paths: dict[str, Any]) -> None:
     for key, function in topology.all_routes():
-        if function in _FASTAPI_FUNCTIONS:
+        if function in _FASTAPI_FUNCTIONS or function in _PAGE_FUNCTIONS:
             continue
         if key.startswith("HEAD "):
             continue  # HEAD is answered as GET (the API Gateway route and the redirect treat them alike)
