@@ -211,6 +211,18 @@ def test_platform_admins_create_and_deactivate_accounts(api: Api, web: WebClient
     assert again["status"] == "deactivated"
 
 
+def test_a_platform_admin_opens_an_account_and_sees_its_pages(api: Api, world: World, web: WebClient) -> None:
+    api.admin_token()
+    web.login("root@multibuzz.test")
+    assert web.get("/app/attribution").status_code == 403, "no account selected yet"
+    web.get("/app/admin")
+    opened = web.post(f"/app/admin/accounts/{world.tenant.account_id}/open")
+    assert opened.status_code == 303 and "mbz_session=" in opened.headers["set-cookie"]
+    page = web.get("/app/conversions?range=30d")
+    assert page.status_code == 200 and world.purchase_id in page.text
+    assert web.post("/app/admin/accounts/acc_nope/open").status_code == 404
+
+
 def test_static_assets_have_content_hash_urls_cached_for_a_year(gateway: str) -> None:
     with httpx.Client(base_url=gateway) as client:
         for name in ("vendor/htmx.min.js", "vendor/pico.min.css", "vendor/chart.umd.min.js", "app.js", "app.css"):
