@@ -207,7 +207,7 @@ class MemberOut(BaseModel):
         )
 
 
-KeyScope = Literal["ingest", "read"]
+KeyScope = Literal["ingest", "read", "privacy"]
 
 
 def _default_scopes() -> list[KeyScope]:
@@ -221,8 +221,9 @@ class ApiKeyIn(Strict):
     scopes: list[KeyScope] = Field(
         default_factory=_default_scopes,
         min_length=1,
-        max_length=2,
-        description="ingest (default): the ingestion routes; read (opt-in): GET /conversions/{id} for SDKs",
+        max_length=3,
+        description="ingest (default): the ingestion routes; read (opt-in): GET /conversions/{id} for SDKs; "
+        "privacy (opt-in): erasure and access requests (/privacy/…)",
     )
 
 
