@@ -94,6 +94,11 @@ class AccountSettingsIn(Strict):
     #: Influencer waterfall step 3 (ref_code in a touch's landing URL/referrer): credit the FIRST matching
     #: touch in the lookback (default, seed 002) or the most recent one ("last").
     influencer_touch: Literal["first", "last"] | None = None
+    #: Privacy (multibuzz.privacy): hits without ``consent.analytics=true`` are stored without identifying
+    #: data; raw events/sessions/visitors and link clicks are deleted this many days after their last activity.
+    require_consent: bool | None = None
+    raw_event_retention_days: int | None = Field(default=None, ge=1, le=3650)
+    click_retention_days: int | None = Field(default=None, ge=1, le=3650)
 
     @field_validator("model_lookback_days")
     @classmethod
