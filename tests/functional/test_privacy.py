@@ -256,6 +256,10 @@ def test_an_access_request_returns_every_row_the_scan_finds(api: Api, container:
     assert {r["visitor_key"] for r in document["tables"]["visitors"]} == {DEVICE_A, DEVICE_B}
     assert not any(OTHER in json.dumps(rows) for rows in document["tables"].values())
     assert document["counts"]["identities"] == {"rows": 1}
+    (identity,) = document["tables"]["identities"]
+    assert EMAIL not in json.dumps(identity) and len(identity["traits"]["email_hash"]) == 64, (
+        "identify stores the e-mail trait as a keyed hash"
+    )
 
 
 def test_who_may_file_privacy_requests(api: Api, container: Container) -> None:

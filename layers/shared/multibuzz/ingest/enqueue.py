@@ -39,6 +39,7 @@ from multibuzz.ingest.schemas import (
     UnifiedEventIn,
 )
 from multibuzz.privacy.consent import anonymous_visitor_key, lacks_consent
+from multibuzz.privacy.hashing import hashed_traits
 from multibuzz.services.context import KeyPrincipal
 
 MAX_MESSAGE_BYTES = 200 * 1024  # SQS allows 256 KB per message; keep headroom for the envelope
@@ -124,10 +125,13 @@ class Ingestor:
         """No analytics consent (or none sent while the account requires it): store nothing identifying."""
         return lacks_consent(analytics_consent, self._require_consent)
 
-    def _anonymous_key(self, sent_id: str, at: datetime) -> str:
+    def _account_salt(self) -> bytes:
         if self._salt is None:
             self._salt = account_salt(self._server_secret, self.account_id)
-        return anonymous_visitor_key(self._salt, self.account_id, sent_id, at)
+        return self._salt
+
+    def _anonymous_key(self, sent_id: str, at: datetime) -> str:
+        return anonymous_visitor_key(self._account_salt(), self.account_id, sent_id, at)
 
     # -- events ----------------------------------------------------------------------------
     def validate_events(
@@ -279,7 +283,7 @@ class Ingestor:
         payload = {
             "uid": body.user_id,
             "vid": body.visitor_id,
-            "traits": body.traits,
+            "traits": hashed_traits(body.traits, self._account_salt()),
             "at": (body.timestamp or self.now).isoformat(),
         }
         envelope = dumps_envelope(KIND_IDENTIFY, envelope_id, self.account_id, payload)

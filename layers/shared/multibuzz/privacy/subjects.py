@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from multibuzz.db.models import Identity, Visitor
 from multibuzz.domain.privacy import account_salt, apply_ip_privacy, visitor_fingerprint
+from multibuzz.privacy.hashing import EMAIL_HASH_TRAIT, email_hash
 
 SubjectType = Literal["visitor_id", "user_id", "email"]
 SUBJECT_TYPES: tuple[SubjectType, ...] = ("visitor_id", "user_id", "email")
@@ -74,16 +75,24 @@ class Subject:
         return bool(self.visitor_ids or self.identity_ids or self.click_hashes)
 
 
-def _email_identities(session: Session, account_id: str, email: str) -> list[str]:
-    """Identities whose user_id is the e-mail address, or whose traits carry it as ``email``."""
-    dialect = session.get_bind().dialect.name
-    trait = func.json_extract(Identity.traits, "$.email")
-    if dialect in ("mysql", "mariadb"):
-        trait = func.json_unquote(trait)
+def _trait(session: Session, name: str) -> Any:
+    value = func.json_extract(Identity.traits, f"$.{name}")
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        value = func.json_unquote(value)
+    return value
+
+
+def _email_identities(session: Session, account_id: str, email: str, salt: bytes) -> list[str]:
+    """Identities whose user_id is the e-mail address, or whose traits carry its keyed hash (``email_hash``,
+    as identify stores it) or, for rows stored before hashing, the address itself."""
     rows = session.execute(
         select(Identity.id).where(
             Identity.account_id == account_id,
-            or_(func.lower(Identity.user_id) == email, func.lower(trait) == email),
+            or_(
+                func.lower(Identity.user_id) == email,
+                _trait(session, EMAIL_HASH_TRAIT) == email_hash(salt, email),
+                func.lower(_trait(session, "email")) == email,
+            ),
         )
     ).scalars()
     return list(rows)
@@ -93,6 +102,7 @@ def resolve(session: Session, account_id: str, ref: SubjectRef, server_secret: s
     """Every visitor and identity of the subject: a visitor id brings its identity and that identity's
     other devices; a user id or e-mail brings the identity and all its linked visitors."""
     subject = Subject(account_id, ref)
+    salt = account_salt(server_secret, account_id)
     value = ref.normalised
     identity_ids: set[str] = set()
     if ref.type == "visitor_id":
@@ -110,7 +120,7 @@ def resolve(session: Session, account_id: str, ref: SubjectRef, server_secret: s
             ).scalars()
         )
     else:
-        identity_ids.update(_email_identities(session, account_id, value))
+        identity_ids.update(_email_identities(session, account_id, value, salt))
     if identity_ids:
         for ident, user_id in session.execute(
             select(Identity.id, Identity.user_id).where(
@@ -133,7 +143,6 @@ def resolve(session: Session, account_id: str, ref: SubjectRef, server_secret: s
                 )
             ).scalars()
         )
-    salt = account_salt(server_secret, account_id)
     subject.click_hashes = sorted({visitor_fingerprint(ip, agent, salt) for ip in ref.ips for agent in ref.user_agents})
     subject.stored_ips = sorted({s for s in (apply_ip_privacy(ip, ip_mode, salt) for ip in ref.ips) if s})
     return subject
