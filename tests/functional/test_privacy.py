@@ -281,3 +281,18 @@ def test_who_may_file_privacy_requests(api: Api, container: Container) -> None:
     assert both.status_code == 422 and both.json()["errors"][0]["field"] == "visitor_id"
     none = api.client.post("/api/v1/privacy/access-requests", json={}, headers=s.headers)
     assert none.status_code == 422
+
+
+def test_another_tenant_can_neither_read_nor_erase_the_subject(api: Api, container: Container) -> None:
+    s, _, _ = build_world(api, container)
+    other = api.tenant("Attacker")
+    before = scan(container, SUBJECT_VALUES)
+    headers = api.auth(other.owner_token)
+    document = api.client.post("/api/v1/privacy/access-requests", json=subject_body(user_id=USER_ID), headers=headers)
+    assert document.status_code == 200 and document.json()["tables"] == {}
+    erasure = api.client.post("/api/v1/privacy/erasures", json=subject_body(visitor_id=DEVICE_A), headers=headers)
+    assert erasure.status_code == 202
+    drain(container)
+    assert scan(container, SUBJECT_VALUES) == before, "an erasure only ever touches its own account"
+    mine = api.client.post("/api/v1/privacy/erasures", json={"user_id": USER_ID}, headers=s.headers).json()
+    assert api.client.get(f"/api/v1/privacy/erasures/{mine['id']}", headers=headers).status_code == 404
