@@ -9,8 +9,8 @@
 
 Attribution first: while a conversion is still pending, nothing it could still use as a touch (the
 longest lookback, 365 days, before it) is deleted. Every statement touches at most ``batch_size`` rows
-and is committed on its own, so no statement holds locks for long (MySQL): batches start at 1,000 rows
-and adapt so a delete takes about 0.2 s (halved above 0.4 s, doubled below 0.1 s, never above
+and is committed on its own, so no statement holds locks for long (MySQL): batches start at 500 rows
+and adapt so a delete takes about 0.1 s (halved above 0.2 s, doubled below 0.05 s, never above
 ``batch_size``); ``on_statement`` sees how long each took (the benchmark reports the longest).
 """
 
@@ -34,8 +34,8 @@ LONGEST_LOOKBACK = timedelta(days=365)
 OnStatement = Callable[[str, float], None]
 # A delete statement should hold its row locks about this long: the batch halves when one takes more than
 # twice this, and doubles (up to ``batch_size``) when one takes less than half. It starts at START_ROWS.
-TARGET_STATEMENT_SECONDS = 0.2
-START_ROWS = 1000
+TARGET_STATEMENT_SECONDS = 0.1
+START_ROWS = 500
 MIN_ROWS = 50
 
 
