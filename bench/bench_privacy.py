@@ -153,7 +153,7 @@ def seed(container: Container, account_id: str, events: int, now: datetime) -> d
         ],
         event_rows,
     )
-    converters = [v for v in range(0, visitors, 100)] + list(subject_devices[:1])
+    converters = list(range(0, visitors, 100)) + list(subject_devices[:1])
     conversions, credits = [], []
     for i, v in enumerate(converters):
         cid = f"conv_{n(i)}"
@@ -177,7 +177,7 @@ def seed(container: Container, account_id: str, events: int, now: datetime) -> d
                 "{}",
             )
         )
-        for model_index, model in enumerate(("first_touch", "last_touch", "linear", "time_decay")):
+        for model in ("first_touch", "last_touch", "linear", "time_decay"):
             for position in range(2):
                 credits.append((account_id, cid, 1, model, position, "organic_search", "0.50000000", "20.0000"))
     _insert(
