@@ -88,18 +88,21 @@ class _Runner:
         return result
 
     def by_index(self, table: Table, key: Any, condition: ColumnElement[bool], order: Any) -> None:
-        """Delete the rows matching ``condition`` (served by an index on ``order``), a batch at a time."""
+        """Delete the rows matching ``condition`` (served by an index on ``order``), a batch at a time.
+
+        Each batch starts where the previous one ended (``order >= `` its last value): the index entries of
+        rows just deleted may not be purged yet, and scanning them again and again made selects slow."""
+        floor: Any = None
         while True:
             with self.factory() as session:
-                ids = list(
-                    self._timed(
-                        session,
-                        f"select {table.name}",
-                        select(key).where(condition).order_by(order).limit(self.rows),
-                    ).scalars()
-                )
-                if not ids:
+                query = select(key, order).where(condition).order_by(order).limit(self.rows)
+                if floor is not None:
+                    query = query.where(order >= floor)
+                rows = self._timed(session, f"select {table.name}", query).all()
+                if not rows:
                     return
+                ids = [row[0] for row in rows]
+                floor = rows[-1][1]
                 self._before_delete(session, table, ids)
                 self._timed(session, f"delete {table.name}", delete(table).where(key.in_(ids)))
                 session.commit()
