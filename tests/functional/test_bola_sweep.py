@@ -137,6 +137,10 @@ MATRIX: dict[str, Entry] = {
     # tracking reads
     "GET /api/v1/events": OwnAccount("the token's account", {"visitor": "{visitor_id}"}),
     "GET /api/v1/visitors/{visitor_id}": Target(),
+    # privacy requests (owners, or keys with the privacy scope); the subject is the caller's account's
+    "POST /api/v1/privacy/erasures": OwnAccount("erases in the caller's account"),
+    "GET /api/v1/privacy/erasures/{erasure_id}": Target(),
+    "POST /api/v1/privacy/access-requests": OwnAccount("reads the caller's account"),
     # ingestion (API key; every write lands in the key's own account)
     "GET /api/v1/validate": OwnAccount("the key itself"),
     "POST /api/v1/events": OwnAccount("writes to the key's account"),
@@ -227,6 +231,7 @@ def build_world(api: Api, container: Container) -> World:
         headers=api.auth(a.api_key),
     )
     assert conversion.status_code == 202, conversion.text
+    erasure = _post(api, "/api/v1/privacy/erasures", a.owner_token, {"visitor_id": "alpha-nobody"})
     api.add_member(a, "member@alpha-target.test", "member")
     invitation = _post(api, "/api/v1/members", a.owner_token, {"email": "pending@alpha-target.test", "role": "member"})
     keys = api.client.get("/api/v1/api-keys", headers=api.auth(a.owner_token)).json()
@@ -263,6 +268,7 @@ def build_world(api: Api, container: Container) -> World:
         "coupon_id": str(coupon["id"]),
         "link_id": str(link["id"]),
         "visitor_id": "alpha-visitor-1",
+        "erasure_id": str(erasure["id"]),
     }
     secrets = [*ids.values(), "ALPHA10", "alpha.example", "member@alpha-target.test", link["code"]]
     return World(a, ids, secrets, credentials)
@@ -342,13 +348,19 @@ INGEST_ROUTES = {
     "POST /api/v1/conversions",
 }
 READ_ROUTES = {"GET /api/v1/conversions/{conversion_id}", "GET /api/v1/conversions"}
+PRIVACY_ROUTES = {
+    "POST /api/v1/privacy/erasures",
+    "GET /api/v1/privacy/erasures/{erasure_id}",
+    "POST /api/v1/privacy/access-requests",
+}
 
 
 def test_api_key_scopes_on_every_route_of_the_own_account(api: Api, container: Container) -> None:
-    """Keys of tenant A itself: an ``ingest``-only and a ``read``-only key on every non-public route."""
+    """Keys of tenant A itself: an ``ingest``-only, a ``read``-only and a ``privacy``-only key on every
+    non-public route."""
     world = build_world(api, container)
     keys = {}
-    for scope in ("ingest", "read"):
+    for scope in ("ingest", "read", "privacy"):
         made = api.client.post(
             "/api/v1/api-keys", json={"name": scope, "scopes": [scope]}, headers=api.auth(world.a.owner_token)
         )
@@ -361,7 +373,7 @@ def test_api_key_scopes_on_every_route_of_the_own_account(api: Api, container: C
             continue
         method, path = route.split(" ", 1)
         for scope, key in keys.items():
-            allowed = route in (INGEST_ROUTES if scope == "ingest" else READ_ROUTES)
+            allowed = route in {"ingest": INGEST_ROUTES, "read": READ_ROUTES, "privacy": PRIVACY_ROUTES}[scope]
             response = api.client.request(method, _fill(path, ids), headers=api.auth(key))
             refused = response.status_code in (401, 403)
             if refused == allowed:

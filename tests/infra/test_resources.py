@@ -57,7 +57,7 @@ def test_function_settings_use_the_local_runner_names_and_no_plaintext_secrets(
     assert env["MULTIBUZZ_OBJECT_STORE"] == "s3"
     for queue in topology.QUEUES:
         assert queue_url_setting(queue.name) in env
-    for secret in ("MULTIBUZZ_JWT_SECRET", "MULTIBUZZ_ENCRYPTION_KEY"):
+    for secret in ("MULTIBUZZ_JWT_SECRET", "MULTIBUZZ_ENCRYPTION_KEY", "MULTIBUZZ_PRIVACY_HASH_KEY"):
         rendered = json.dumps(env[secret])
         assert "{{resolve:secretsmanager:" in rendered, secret
     if spec.uses_database:

@@ -17,6 +17,8 @@ class AppSecrets(Construct):
         policy = RemovalPolicy.RETAIN if config.stage == "prod" else RemovalPolicy.DESTROY
         self.jwt_secret = self._generated("JwtSecret", "Signs the management API's JWTs", policy)
         self.encryption_key = self._generated("EncryptionKey", "Encrypts integration tokens and secrets", policy)
+        # Keys the HMACs that stand in for erased data subjects in the privacy audit records.
+        self.privacy_hash_key = self._generated("PrivacyHashKey", "Keys the privacy audit hashes", policy)
 
     def _generated(self, construct_id: str, description: str, policy: RemovalPolicy) -> secretsmanager.Secret:
         secret = secretsmanager.Secret(
@@ -36,4 +38,5 @@ class AppSecrets(Construct):
         return {
             "MULTIBUZZ_JWT_SECRET": self.jwt_secret.secret_value.unsafe_unwrap(),
             "MULTIBUZZ_ENCRYPTION_KEY": self.encryption_key.secret_value.unsafe_unwrap(),
+            "MULTIBUZZ_PRIVACY_HASH_KEY": self.privacy_hash_key.secret_value.unsafe_unwrap(),
         }

@@ -13,6 +13,7 @@ Stage = Literal["local", "test", "dev", "prod"]
 
 _DEV_JWT_SECRET = "local-development-only-jwt-secret-change-me"
 _DEV_ENCRYPTION_KEY = "local-development-only-encryption-key"
+_DEV_PRIVACY_KEY = "local-development-only-privacy-hash-key"
 
 
 class Settings(BaseSettings):
@@ -43,6 +44,7 @@ class Settings(BaseSettings):
     clicks_queue_url: str | None = None
     webhooks_queue_url: str | None = None
     exports_queue_url: str | None = None
+    privacy_queue_url: str | None = None
 
     # Object store for exports: S3 in AWS, a local folder otherwise.
     object_store: Literal["local", "s3"] = "local"
@@ -61,6 +63,11 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr(_DEV_JWT_SECRET)
     jwt_expiry_minutes: int = Field(default=30, ge=1, le=24 * 60)
     encryption_key: SecretStr = SecretStr(_DEV_ENCRYPTION_KEY)
+    # Key of the HMACs that stand in for a data subject (privacy audit records, consent-less visitors):
+    # the records can be matched against a later request for the same subject but never reversed.
+    privacy_hash_key: SecretStr = SecretStr(_DEV_PRIVACY_KEY)
+    # Retention deletes at most this many rows per statement (and commits after each): short locks on MySQL.
+    retention_batch_size: int = Field(default=5000, ge=1, le=50_000)
     api_key_rate_limit_per_minute: int = Field(default=6000, ge=1)
     # Login throttling (state in the database, shared by every instance): failed logins per window.
     login_max_failures_per_email: int = Field(default=5, ge=1, le=1000)
@@ -97,6 +104,8 @@ class Settings(BaseSettings):
                 problems.append("MULTIBUZZ_JWT_SECRET must be set outside local/test")
             if self.encryption_key.get_secret_value() == _DEV_ENCRYPTION_KEY:
                 problems.append("MULTIBUZZ_ENCRYPTION_KEY must be set outside local/test")
+            if self.privacy_hash_key.get_secret_value() == _DEV_PRIVACY_KEY:
+                problems.append("MULTIBUZZ_PRIVACY_HASH_KEY must be set outside local/test")
             if self.queue_backend != "sqs":
                 problems.append("MULTIBUZZ_QUEUE_BACKEND must be 'sqs' outside local/test")
             if problems:
@@ -109,6 +118,7 @@ class Settings(BaseSettings):
                     "clicks_queue_url",
                     "webhooks_queue_url",
                     "exports_queue_url",
+                    "privacy_queue_url",
                 )
                 if not getattr(self, name)
             ]

@@ -59,6 +59,8 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("clicks", visibility_timeout_seconds=720),
     QueueSpec("webhooks", visibility_timeout_seconds=120),
     QueueSpec("exports", visibility_timeout_seconds=1800, max_receive_count=3),
+    # Erasure jobs (multibuzz.privacy): one subject per message; a crashed run is redelivered and completes.
+    QueueSpec("privacy", visibility_timeout_seconds=720, retention_days=14),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -87,10 +89,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "attribution",
-        "Queue consumer: sessions, events, identities, conversions, clicks",
+        "Queue consumer: sessions, events, identities, conversions, clicks, privacy erasures",
         memory_mb=1024,
         timeout_seconds=120,
-        consumes=(ConsumerSpec("ingest", batch_size=10), ConsumerSpec("clicks", 100, 5)),
+        consumes=(
+            ConsumerSpec("ingest", batch_size=10),
+            ConsumerSpec("clicks", 100, 5),
+            ConsumerSpec("privacy", batch_size=1),
+        ),
         reserved_concurrency=20,
     ),
     FunctionSpec(
@@ -129,6 +135,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=30,
         routes=("GET /api/health-lite", "ANY /api/v1/{proxy+}"),
+        publishes=("privacy",),
     ),
     FunctionSpec(
         "web",

@@ -16,6 +16,7 @@ from multibuzz.api.routers import (
     health,
     influencers,
     links,
+    privacy,
     visitors,
 )
 from multibuzz.http.app import create_app
@@ -27,6 +28,6 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (campaigns.router, influencers.router, coupons.router, links.router, clicks.router):
         app.include_router(router)
-    for router in (events.router, visitors.router):
+    for router in (events.router, visitors.router, privacy.router):
         app.include_router(router)
     return app

@@ -94,6 +94,11 @@ class AccountSettingsIn(Strict):
     #: Influencer waterfall step 3 (ref_code in a touch's landing URL/referrer): credit the FIRST matching
     #: touch in the lookback (default, seed 002) or the most recent one ("last").
     influencer_touch: Literal["first", "last"] | None = None
+    #: Privacy (multibuzz.privacy): hits without ``consent.analytics=true`` are stored without identifying
+    #: data; raw events/sessions/visitors and link clicks are deleted this many days after their last activity.
+    require_consent: bool | None = None
+    raw_event_retention_days: int | None = Field(default=None, ge=1, le=3650)
+    click_retention_days: int | None = Field(default=None, ge=1, le=3650)
 
     @field_validator("model_lookback_days")
     @classmethod
@@ -207,7 +212,7 @@ class MemberOut(BaseModel):
         )
 
 
-KeyScope = Literal["ingest", "read"]
+KeyScope = Literal["ingest", "read", "privacy"]
 
 
 def _default_scopes() -> list[KeyScope]:
@@ -221,8 +226,9 @@ class ApiKeyIn(Strict):
     scopes: list[KeyScope] = Field(
         default_factory=_default_scopes,
         min_length=1,
-        max_length=2,
-        description="ingest (default): the ingestion routes; read (opt-in): GET /conversions/{id} for SDKs",
+        max_length=3,
+        description="ingest (default): the ingestion routes; read (opt-in): GET /conversions/{id} for SDKs; "
+        "privacy (opt-in): erasure and access requests (/privacy/…)",
     )
 
 

@@ -5,3 +5,4 @@ from multibuzz.consumers import (
     conversions,  # noqa: F401
     tracking,  # noqa: F401
 )
+from multibuzz.privacy import consumer  # noqa: F401 - privacy.erase

@@ -148,8 +148,10 @@ def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 def _credentials(route: Any) -> tuple[bool, bool, bool]:
     """(takes a user's JWT, takes an API key, needs an account selected) from the route's dependencies."""
     names = {getattr(call, "__name__", "") for call in _calls(route.dependant)}
-    jwt = bool(names & {"current_actor", "account_reader", "sdk_reader", "optional_actor"})
-    key = bool(names & {"api_key_principal", "sdk_reader"})  # account_reader refuses API keys (scopes, defect 4)
+    jwt = bool(names & {"current_actor", "account_reader", "sdk_reader", "optional_actor", "privacy_requester"})
+    key = bool(
+        names & {"api_key_principal", "sdk_reader", "privacy_requester"}
+    )  # account_reader refuses API keys (scopes, defect 4)
     return jwt, key, "account_actor" in names
 
 

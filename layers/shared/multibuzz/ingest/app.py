@@ -136,7 +136,7 @@ def _batch_response(outcome: BatchOutcome) -> Response:
     """202 when at least one event was accepted; 422 (same body, plus error/message) when none was."""
     if outcome.refused_by_queue():
         raise ServiceUnavailableError("the ingest queue refused every event; nothing was accepted, retry shortly")
-    if len(outcome.accepted) == 1 and not outcome.errors:  # one event, accepted: most SDK requests
+    if len(outcome.accepted) == 1 and not outcome.errors and not outcome.anonymous:  # most SDK requests
         return _accepted_one(*outcome.accepted[0])
     body = outcome.body()
     if outcome.accepted:
@@ -232,8 +232,12 @@ def _unified(ingestor: Ingestor, data: dict[str, Any], action: str | None, idemp
 async def create_session(request: Request, principal: Writer, body: RawBody, container: ContainerDep) -> dict[str, Any]:
     data = _json_object(body)
     hit = _validate(SessionBody, data, container.clock.now()).session
-    _ingestor(principal, container).session_hit(hit, idempotency_key=request.headers.get("idempotency-key") or None)
-    return {"status": "accepted", "visitor_id": hit.visitor_id, "session_id": hit.session_id}
+    ingestor = _ingestor(principal, container)
+    anonymous = ingestor.session_hit(hit, idempotency_key=request.headers.get("idempotency-key") or None)
+    answer: dict[str, Any] = {"status": "accepted", "visitor_id": hit.visitor_id, "session_id": hit.session_id}
+    if anonymous:  # no analytics consent: stored without IP, user agent or the visitor id
+        answer["anonymous"] = True
+    return answer
 
 
 @router.post(

@@ -12,6 +12,7 @@ Message group: ``{account_id}:{visitor_id}``, or ``{account_id}:user:{user_id}``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from multibuzz.ingest.schemas import (
     Track,
     UnifiedEventIn,
 )
+from multibuzz.privacy.consent import anonymous_visitor_key, lacks_consent
+from multibuzz.privacy.hashing import hashed_traits
 from multibuzz.services.context import KeyPrincipal
 
 MAX_MESSAGE_BYTES = 200 * 1024  # SQS allows 256 KB per message; keep headroom for the envelope
@@ -58,18 +61,23 @@ class BatchOutcome:
     errors: list[EventError] = field(default_factory=list)
     conversions: dict[str, str] = field(default_factory=dict)  # evt_ id -> conv_ id (unified purchase)
     unqueued: int = 0  # valid events the queue refused (reported in errors as "not queued … retry")
+    anonymous: list[int] = field(default_factory=list)  # indexes stored without identifiers (no consent)
 
     def refused_by_queue(self) -> bool:
         """Nothing accepted because the queue refused it all: a 503 for the caller, not a 422."""
         return not self.accepted and self.unqueued > 0
 
     def body(self) -> dict[str, Any]:
-        return {
+        body = {
             "accepted": len(self.accepted),
             "rejected": len(self.errors),
             "events": [{"index": index, "id": event_id} for index, event_id in self.accepted],
             "errors": [e.as_dict() for e in sorted(self.errors, key=lambda e: e.index)],
         }
+        if self.anonymous:  # said only when it happened: the usual answer stays as it was
+            accepted = {index for index, _ in self.accepted}
+            body["anonymous"] = sorted(i for i in self.anonymous if i in accepted)
+        return body
 
 
 def _errors(exc: ValidationError, index: int, prefix: str) -> list[EventError]:
@@ -99,6 +107,7 @@ class Ingestor:
         self._ip_mode = mode if isinstance(mode, str) else None
         self._server_secret = server_secret
         self._salt: bytes | None = None
+        self._require_consent = principal.account_settings.get("require_consent") is True
 
     def _ip(self, ip: str | None) -> str | None:
         """The raw address never reaches the queue: only what the account's ip_privacy keeps."""
@@ -111,6 +120,18 @@ class Ingestor:
     @property
     def account_id(self) -> str:
         return self.principal.account_id
+
+    def anonymous(self, analytics_consent: bool | None) -> bool:
+        """No analytics consent (or none sent while the account requires it): store nothing identifying."""
+        return lacks_consent(analytics_consent, self._require_consent)
+
+    def _account_salt(self) -> bytes:
+        if self._salt is None:
+            self._salt = account_salt(self._server_secret, self.account_id)
+        return self._salt
+
+    def _anonymous_key(self, sent_id: str, at: datetime) -> str:
+        return anonymous_visitor_key(self._account_salt(), self.account_id, sent_id, at)
 
     # -- events ----------------------------------------------------------------------------
     def validate_events(
@@ -154,6 +175,10 @@ class Ingestor:
         received_at = self.now.isoformat()
         groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         for index, event in valid:
+            consent = event.analytics_consent
+            if consent is not True and (consent is False or self._require_consent):  # self.anonymous, inlined
+                event = self._without_identifiers(event)
+                outcome.anonymous.append(index)
             client_id = event.event_id or (idempotency_key if single else None)
             event_id = ingest_ids.event_id(self.ids, self.account_id, client_id)
             body = {
@@ -206,8 +231,23 @@ class Ingestor:
         outcome.accepted = sorted(pair for group_members in members for pair in group_members)
         return outcome
 
+    def _without_identifiers(self, event: Track) -> Track:
+        """The event as a consent-less hit: a cookieless visitor of the day, no user id, IP or user agent."""
+        at = event.timestamp or self.now
+        sent = event.visitor_id or f"user:{event.user_id}"
+        return dataclasses.replace(
+            event, visitor_id=self._anonymous_key(sent, at), user_id=None, ip=None, user_agent=None
+        )
+
     # -- sessions and identify -------------------------------------------------------------------
-    def session_hit(self, hit: SessionIn, *, idempotency_key: str | None = None) -> None:
+    def session_hit(self, hit: SessionIn, *, idempotency_key: str | None = None) -> bool:
+        """Queue a session start. True when it was stored without identifiers (no analytics consent)."""
+        anonymous = self.anonymous(None if hit.consent is None else hit.consent.analytics)
+        if anonymous:
+            at = hit.started_at or self.now
+            hit = hit.model_copy(
+                update={"visitor_id": self._anonymous_key(hit.visitor_id, at), "user_agent": None, "ip": None}
+            )
         natural = hit.session_id or idempotency_key
         envelope_id = (
             ingest_ids.derived_id("hit", self.account_id, hit.visitor_id, natural) if natural else self.ids.new("hit")
@@ -225,8 +265,15 @@ class Ingestor:
         self._send_one(
             OutgoingMessage(envelope, group_id=group_id(self.account_id, hit.visitor_id, None), dedup_id=envelope_id)
         )
+        return anonymous
 
     def identify(self, body: IdentifyIn, *, idempotency_key: str | None = None) -> str:
+        if self.anonymous(None if body.consent is None else body.consent.analytics):
+            raise InvalidInputError(
+                "identify links a visitor to a known user: it needs consent.analytics=true "
+                "(sent false, or not sent while the account sets require_consent)",
+                field="consent.analytics",
+            )
         identity = ingest_ids.identity_id(self.account_id, body.user_id)
         envelope_id = (
             ingest_ids.derived_id("idf", self.account_id, body.user_id, idempotency_key)
@@ -236,7 +283,7 @@ class Ingestor:
         payload = {
             "uid": body.user_id,
             "vid": body.visitor_id,
-            "traits": body.traits,
+            "traits": hashed_traits(body.traits, self._account_salt()),
             "at": (body.timestamp or self.now).isoformat(),
         }
         envelope = dumps_envelope(KIND_IDENTIFY, envelope_id, self.account_id, payload)

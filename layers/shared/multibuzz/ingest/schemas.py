@@ -14,7 +14,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import to_json
 
 from multibuzz.domain.currencies import is_currency
@@ -119,6 +128,14 @@ def _surely_within_limits(value: dict[str, Any]) -> bool:
     return len(text) * 8 <= MAX_PROPERTIES_BYTES and text.count(b"{") + text.count(b"[") <= MAX_MAP_DEPTH
 
 
+class Consent(BaseModel):
+    """``consent: {"analytics": bool}``: without analytics consent nothing identifying is stored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    analytics: StrictBool
+
+
 class Properties(BaseModel):
     """Free-form event properties; the conventional keys are typed."""
 
@@ -155,6 +172,7 @@ class EventIn(Base):
     event_id: Key128 | None = None
     url: Url | None = None
     referrer: Url | None = None
+    consent: Consent | None = None
 
     _time = field_validator("timestamp")(_check_time)
 
@@ -201,6 +219,7 @@ class UnifiedEventIn(Base):
     ip: Ip | None = None
     user_agent: UserAgent | None = None
     event_id: Key128 | None = None
+    consent: Consent | None = None
 
     _time = field_validator("timestamp")(_check_time)
 
@@ -244,6 +263,7 @@ class Track:
     funnel_position: int | None
     # Set for the unified form's purchase (and a signup with a value): the event is also a conversion.
     conversion: ConversionIntent | None = None
+    analytics_consent: bool | None = None  # consent.analytics as sent (None: not sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +291,7 @@ def _track(
         funnel=props.funnel,
         funnel_step=str(props.funnel_step) if props.funnel_step is not None else None,
         funnel_position=props.funnel_position,
+        analytics_consent=None if event.consent is None else event.consent.analytics,
     )
 
 
@@ -283,6 +304,7 @@ class SessionIn(Base):
     ip: Ip | None = None
     device_fingerprint: Annotated[str, Field(max_length=255)] | None = None
     started_at: Timestamp = None
+    consent: Consent | None = None
 
     _time = field_validator("started_at")(_check_time)
 
@@ -296,5 +318,6 @@ class IdentifyIn(Base):
     visitor_id: Key128 | None = None
     traits: Annotated[dict[str, Any], BeforeValidator(_properties_size)] = Field(default_factory=dict)
     timestamp: Timestamp = None
+    consent: Consent | None = None
 
     _time = field_validator("timestamp")(_check_time)

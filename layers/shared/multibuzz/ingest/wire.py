@@ -68,6 +68,11 @@ class EventsAcceptedOut(BaseModel):
     errors: list[RejectedEvent]
     success: bool | None = None
     event_id: str | None = None
+    anonymous: list[int] | None = Field(
+        default=None,
+        description="indexes of events stored without IP, user agent, user id or visitor id (no analytics "
+        "consent); absent when none",
+    )
     conversion_id: str | None = None
     conversion: PendingConversion | None = None
 
@@ -89,6 +94,9 @@ class SessionAcceptedOut(BaseModel):
     status: Literal["accepted"]
     visitor_id: str
     session_id: str | None
+    anonymous: bool | None = Field(
+        default=None, description="true: stored without IP, user agent or visitor id (no analytics consent)"
+    )
 
 
 class IdentifyOut(BaseModel):

@@ -1,4 +1,5 @@
-"""Data retention: removes what the product promises not to keep forever."""
+"""Data retention: removes what the product promises not to keep forever (revoked keys, the consumer inbox,
+and raw tracking data past each account's windows)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import delete
 from multibuzz.bootstrap import Container
 from multibuzz.db.models import ApiKey, ProcessedMessage
 from multibuzz.jobs.registry import job
+from multibuzz.privacy.retention import apply_raw_retention
 
 REVOKED_KEY_RETENTION = timedelta(days=365)
 # SQS keeps a message at most 14 days, so an inbox entry older than that can never meet a redelivery.
@@ -25,7 +27,10 @@ def apply_retention(container: Container, detail: dict[str, Any]) -> dict[str, A
         )
         inbox = session.execute(delete(ProcessedMessage).where(ProcessedMessage.processed_at < now - INBOX_RETENTION))
         session.commit()
+    # Raw tracking data past each account's windows (multibuzz.privacy.retention), in bounded batches.
+    raw = apply_raw_retention(container.session_factory, now, batch_size=container.settings.retention_batch_size)
     return {
         "revoked_api_keys_deleted": int(keys.rowcount or 0),  # type: ignore[attr-defined]
         "inbox_entries_deleted": int(inbox.rowcount or 0),  # type: ignore[attr-defined]
+        **raw.as_dict(),
     }

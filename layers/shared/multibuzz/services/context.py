@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 ROLES = ("owner", "member", "influencer")
 # API-key scopes: "ingest" (every key, the default) writes tracking data; "read" (opt-in) lets an SDK read
-# a conversion and its attribution. Reports, listings, refits and management are JWT-only.
-KEY_SCOPES = ("ingest", "read")
+# a conversion and its attribution; "privacy" (opt-in) lets the advertiser's backend file erasure and access
+# requests. Reports, listings, refits and management are JWT-only.
+KEY_SCOPES = ("ingest", "read", "privacy")
 DEFAULT_KEY_SCOPES: tuple[str, ...] = ("ingest",)
 
 

@@ -2,6 +2,7 @@
 
 import multibuzz.db.models.influencer  # noqa: F401 - campaigns, influencers, coupons, links, clicks
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
+from multibuzz.db.models.privacy import PrivacyRequest
 from multibuzz.db.models.ratelimit import RateBucket
 from multibuzz.db.models.tenancy import (
     Account,
@@ -26,6 +27,7 @@ __all__ = [
     "Membership",
     "ModelFit",
     "PasswordReset",
+    "PrivacyRequest",
     "ProcessedMessage",
     "RateBucket",
     "User",
