@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     clicks_queue_url: str | None = None
     webhooks_queue_url: str | None = None
     exports_queue_url: str | None = None
+    sync_queue_url: str | None = None
 
     # Object store for exports: S3 in AWS, a local folder otherwise.
     object_store: Literal["local", "s3"] = "local"
@@ -77,6 +78,18 @@ class Settings(BaseSettings):
     conversion_lookup_grace_seconds: float = Field(default=2.0, ge=0, le=10)
     conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=10)  # ?wait is 0-10 s; this may lower it
 
+    # Shopify (a public/custom app): OAuth client id and secret (the secret also signs webhooks), scopes,
+    # Admin API version, and where a shop's Admin API lives ({shop} = the myshopify.com domain; the tests
+    # and the demo point it at the fake).
+    shopify_api_key: str = ""
+    shopify_api_secret: SecretStr = SecretStr("")
+    shopify_scopes: str = "read_orders,read_customers"
+    shopify_api_version: str = "2025-01"
+    shopify_base_url: str = "https://{shop}"
+    # A 7-day fill above this many orders uses a bulk operation; below it, paginated queries.
+    shopify_bulk_threshold: int = Field(default=2500, ge=0)
+    shopify_page_size: int = Field(default=250, ge=1, le=250)
+
     # Local runner
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -109,6 +122,7 @@ class Settings(BaseSettings):
                     "clicks_queue_url",
                     "webhooks_queue_url",
                     "exports_queue_url",
+                    "sync_queue_url",
                 )
                 if not getattr(self, name)
             ]

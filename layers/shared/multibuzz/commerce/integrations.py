@@ -107,10 +107,10 @@ def get_integration(session: Session, account_id: str, integration_id: str) -> I
 
 
 def connected_by_external_id(session: Session, type: str, external_id: str) -> Sequence[Integration]:
-    """Connected integrations of any account for a third-party id (a webhook's shop domain)."""
+    """Integrations of any account, not disconnected, for a third-party id (a webhook's shop domain)."""
     return session.scalars(
         select(Integration).where(
-            Integration.type == type, Integration.external_id == external_id, Integration.status == "connected"
+            Integration.type == type, Integration.external_id == external_id, Integration.status != "disconnected"
         )
     ).all()
 

@@ -2,3 +2,4 @@
 
 from multibuzz.jobs import retention  # noqa: F401
 from multibuzz.services import model_fits  # noqa: F401
+from multibuzz.commerce import jobs as commerce_jobs  # noqa: F401
