@@ -26,6 +26,7 @@ from multibuzz.commerce.shopify.sync import tools_of
 from multibuzz.db.models.commerce import FactOrder, Integration
 from multibuzz.errors import InvalidInputError, PermissionDeniedError
 from multibuzz.http.deps import AccountActor, ContainerDep, SessionDep, WriterActor
+from multibuzz.http.openapi import ErrorBody
 from multibuzz.http.params import Cursor
 from multibuzz.services.context import Actor
 from multibuzz.services.pagination import Page
@@ -129,7 +130,11 @@ def shopify_install(
     return InstallOut(authorize_url=url)
 
 
-@router.get("/api/v1/integrations/shopify/callback", response_model=IntegrationOut)
+@router.get(
+    "/api/v1/integrations/shopify/callback",
+    response_model=IntegrationOut,
+    responses={401: {"model": ErrorBody, "description": "The hmac, the state or the code was refused"}},
+)
 def shopify_callback(request: Request, session: SessionDep, container: ContainerDep) -> IntegrationOut:
     """Where Shopify sends the browser back: the query HMAC, the state and the shop are verified first."""
     params = dict(request.query_params.items())

@@ -477,3 +477,49 @@ def serve(fake: FakeShopify, host: str = "127.0.0.1", port: int = 0) -> tuple[st
 
 def days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
+
+
+def seed_orders(fake: FakeShopify, domain: str, count: int, days: int = 7, seed: int = 7) -> None:
+    """``count`` paid orders spread over the last ``days`` days (some discounted, some with UTMs)."""
+    import random
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    for i in range(count):
+        created = now - timedelta(seconds=rng.randint(60, days * 86400 - 60))
+        fake.add_order(
+            domain,
+            total=f"{rng.randint(10, 300)}.{rng.randint(0, 99):02d}",
+            discount="5.00" if i % 5 == 0 else "0.00",
+            discount_codes=["SAVE5"] if i % 5 == 0 else None,
+            created_at=created,
+            customer_id=100000 + i % 5000,
+            email=f"c{i % 5000}@example.com",
+            landing_site=f"/?utm_source=facebook&utm_medium=paid_social&utm_campaign=c{i % 9}" if i % 3 == 0 else None,
+        )
+
+
+def main() -> None:
+    """``python -m multibuzz.commerce.fakes.shopify --shop demo.myshopify.com --orders 1000``: serve a fake
+    store (for the demo and the benchmarks); prints its base URL and an access token, then serves."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--shop", default="demo.myshopify.com")
+    parser.add_argument("--orders", type=int, default=100)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default="")
+    parser.add_argument("--api-key", default="fake-api-key")
+    parser.add_argument("--api-secret", default="fake-api-secret")
+    args = parser.parse_args()
+    fake = FakeShopify(args.api_key, args.api_secret)
+    seed_orders(fake, args.shop, args.orders)
+    token = args.token or fake.issue_token(args.shop)
+    fake.shop(args.shop).tokens.add(token)
+    url, _server, thread = serve(fake, port=args.port)
+    print(json.dumps({"base_url": url, "shop": args.shop, "token": token}), flush=True)
+    thread.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
@@ -25,7 +25,7 @@ from multibuzz.commerce.shopify.orders import OrderFacts, email_hash
 from multibuzz.consumers.envelope import dumps_envelope
 from multibuzz.conversions.ids import conversion_id_for
 from multibuzz.db.models import Conversion, Identity, Visitor
-from multibuzz.db.models.commerce import FactOrder, Integration
+from multibuzz.db.models.commerce import Integration
 from multibuzz.observability import get_logger
 from multibuzz.services.conversions import KIND
 
@@ -35,6 +35,11 @@ _CHUNK = 500
 
 def idempotency_key(order_id: str) -> str:
     return f"shopify:{order_id}"
+
+
+def conversion_id_of(account_id: str, facts: OrderFacts) -> str | None:
+    """The purchase conversion a paid order has (deterministic, so the fact row names it in one write)."""
+    return conversion_id_for(account_id, idempotency_key(facts.shopify_order_id)) if facts.is_paid else None
 
 
 def _properties(facts: OrderFacts, integration: Integration, group: str) -> dict[str, Any]:
@@ -114,7 +119,6 @@ def _chunk(
         )
     messages: list[OutgoingMessage] = []
     new_rows: list[dict[str, Any]] = []
-    links: dict[str, str] = {}
     for f in todo:
         key = keys[f.shopify_order_id]
         conversion_id = conversion_id_for(account_id, key)
@@ -158,7 +162,6 @@ def _chunk(
             )
         else:
             if Decimal(found.revenue) == revenue and found.status != "failed":
-                links[f.shopify_order_id] = found.id
                 if found.status == "pending":  # never handed over (a crash after commit): hand it over now
                     group = str((found.properties or {}).get("_group") or group)
                     messages.append(_message(found.id, account_id, group, revenue))
@@ -167,17 +170,9 @@ def _chunk(
             found.properties = {**_properties(f, integration, str((found.properties or {}).get("_group") or group))}
             found.status = "pending"
             group = str(found.properties["_group"])
-        links[f.shopify_order_id] = conversion_id
         messages.append(_message(conversion_id, account_id, group, revenue))
     if new_rows:
         session.execute(insert(Conversion), new_rows)
-    session.flush()
-    for order_id, conversion_id in links.items():
-        session.execute(
-            update(FactOrder)
-            .where(FactOrder.integration_id == integration.id, FactOrder.shopify_order_id == order_id)
-            .values(conversion_id=conversion_id)
-        )
     return messages
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
+from multibuzz.commerce.shopify.conversions import conversion_id_of
 from multibuzz.commerce.shopify.orders import OrderFacts, customer_ref, order_day
 from multibuzz.db.models.commerce import FactOrder, Integration, ShopifyOrderRaw
 
@@ -154,20 +155,15 @@ def _write_chunk(
                 "shopify_customer_id": facts.shopify_customer_id,
                 "email_hash": hashed,
                 "visitor_id": facts.visitor_key,
-                "conversion_id": None,
+                "conversion_id": conversion_id_of(integration.account_id, facts),
                 "test": facts.test,
                 "synced_at": now,
             }
         )
     key = ("integration_id", "shopify_order_id")
     _upsert(session, ShopifyOrderRaw.__table__, raw_rows, key)  # type: ignore[arg-type]
-    _upsert(session, FactOrder.__table__, [_without(r, "conversion_id") for r in fact_rows], key)  # type: ignore[arg-type]
+    _upsert(session, FactOrder.__table__, fact_rows, key)  # type: ignore[arg-type]
     return result
-
-
-def _without(row: dict[str, Any], name: str) -> dict[str, Any]:
-    """Leave a column to its default on insert and untouched on update (set elsewhere)."""
-    return {k: v for k, v in row.items() if k != name}
 
 
 def raw_payload(session: Session, integration_id: str, shopify_order_id: str) -> dict[str, Any] | None:

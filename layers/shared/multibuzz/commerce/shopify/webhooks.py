@@ -287,6 +287,10 @@ def _refund(
 # -- request side ------------------------------------------------------------------------------------
 
 
+def _problem(message: str, field: str) -> dict[str, Any]:
+    return {"error": "bad_request", "message": message, "errors": [{"field": field, "message": message}]}
+
+
 def accept(container: Container, topic: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
     """Verify, resolve, enqueue. Returns (HTTP status, JSON body). ``headers`` have lower-case names."""
     import json
@@ -310,17 +314,13 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
         return 200, {"status": "ignored", "reason": "unknown shop"}
     webhook_id = headers.get("x-shopify-webhook-id", "").strip()
     if not webhook_id:
-        return 400, {
-            "error": "bad_request",
-            "message": "X-Shopify-Webhook-Id header is required",
-            "field": "X-Shopify-Webhook-Id",
-        }
+        return 400, _problem("X-Shopify-Webhook-Id header is required", "X-Shopify-Webhook-Id")
     try:
         parsed = json.loads(body or b"{}")
     except ValueError:
-        return 400, {"error": "bad_request", "message": "body is not JSON", "field": "body"}
+        return 400, _problem("body is not JSON", "body")
     if not isinstance(parsed, dict):
-        return 400, {"error": "bad_request", "message": "body must be a JSON object", "field": "body"}
+        return 400, _problem("body must be a JSON object", "body")
     messages = [message_for(t, topic, webhook_id[:100], shop, headers, parsed) for t in targets]
     try:
         results = container.queue.send_batch("webhooks", messages)
