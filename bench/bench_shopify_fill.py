@@ -83,7 +83,9 @@ def run_one(orders: int, url: str) -> dict[str, Any]:
             integration_id = integration.id
         rss_before = rss_mb()
         started = time.perf_counter()
-        result = sync.run(container, integration_id, "shopify_7d_fill", "manual", sleep=lambda s: time.sleep(min(s, 0.05)))
+        result = sync.run(
+            container, integration_id, "shopify_7d_fill", "manual", sleep=lambda s: time.sleep(min(s, 0.05))
+        )
         ours = time.perf_counter() - started
         assert result["status"] == "succeeded", result
         with container.session() as session:
@@ -129,17 +131,46 @@ def run_one(orders: int, url: str) -> dict[str, Any]:
                 node = json.loads(line)
                 oid = node["id"].rsplit("/", 1)[-1]
                 stamp = node["updatedAt"].replace("T", " ").rstrip("Z")
-                money = {k: node[k]["shopMoney"]["amount"] for k in ("subtotalPriceSet", "totalDiscountsSet", "totalRefundedSet", "totalPriceSet", "totalTaxSet", "totalShippingPriceSet")}
+                money = {
+                    k: node[k]["shopMoney"]["amount"]
+                    for k in (
+                        "subtotalPriceSet",
+                        "totalDiscountsSet",
+                        "totalRefundedSet",
+                        "totalPriceSet",
+                        "totalTaxSet",
+                        "totalShippingPriceSet",
+                    )
+                }
                 facts.append(
                     (
-                        "acc_bench", integration_id, oid, node["name"], node["currencyCode"], money["subtotalPriceSet"],
-                        money["totalDiscountsSet"], money["subtotalPriceSet"], money["totalRefundedSet"],
-                        money["totalPriceSet"], money["totalTaxSet"], money["totalShippingPriceSet"],
-                        node["displayFinancialStatus"].lower(), node["displayFulfillmentStatus"].lower(),
-                        node["createdAt"].replace("T", " ").rstrip("Z"), stamp, node["processedAt"].replace("T", " ").rstrip("Z"),
-                        node["processedAt"][:10], (node.get("customerJourneySummary") or {}).get("lastVisit", {}).get("landingPage") if node.get("customerJourneySummary") else None,
-                        json.dumps(node["discountCodes"]), json.dumps(node["customAttributes"]), "[]",
-                        node["customer"]["id"] if node.get("customer") else None, 0, stamp,
+                        "acc_bench",
+                        integration_id,
+                        oid,
+                        node["name"],
+                        node["currencyCode"],
+                        money["subtotalPriceSet"],
+                        money["totalDiscountsSet"],
+                        money["subtotalPriceSet"],
+                        money["totalRefundedSet"],
+                        money["totalPriceSet"],
+                        money["totalTaxSet"],
+                        money["totalShippingPriceSet"],
+                        node["displayFinancialStatus"].lower(),
+                        node["displayFulfillmentStatus"].lower(),
+                        node["createdAt"].replace("T", " ").rstrip("Z"),
+                        stamp,
+                        node["processedAt"].replace("T", " ").rstrip("Z"),
+                        node["processedAt"][:10],
+                        (node.get("customerJourneySummary") or {}).get("lastVisit", {}).get("landingPage")
+                        if node.get("customerJourneySummary")
+                        else None,
+                        json.dumps(node["discountCodes"]),
+                        json.dumps(node["customAttributes"]),
+                        "[]",
+                        node["customer"]["id"] if node.get("customer") else None,
+                        0,
+                        stamp,
                     )
                 )
                 raws.append(("acc_bench", integration_id, oid, stamp, "sync", stamp, line))

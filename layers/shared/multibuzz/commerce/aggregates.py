@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import cast
 
-from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy import Table, case, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from multibuzz.db.models.commerce import DailyShopifyMetrics, FactOrder
@@ -75,6 +76,6 @@ def rebuild_shopify_days(
                 }
             )
         if values:
-            session.execute(insert(DailyShopifyMetrics), values)
+            session.connection().execute(insert(cast(Table, DailyShopifyMetrics.__table__)), values)
             written += len(values)
     return written
