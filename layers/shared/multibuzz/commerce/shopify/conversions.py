@@ -187,8 +187,8 @@ def send(queue: QueuePublisher, messages: Sequence[OutgoingMessage]) -> int:
     """Hand conversions to the attribution consumer (after commit). A queue outage leaves them pending:
     the next sync or webhook of the order re-sends them. Returns how many were taken."""
     taken = 0
-    for start in range(0, len(messages), 10):
-        batch = list(messages[start : start + 10])
+    for start in range(0, len(messages), 500):  # publishers split into their own batch size (SQS: 10)
+        batch = list(messages[start : start + 500])
         try:
             results = queue.send_batch("ingest", batch)
         except QueueUnavailableError:
