@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     demo_admin_email: str = "admin@multibuzz.local"
     demo_admin_password: SecretStr | None = None
     run_schedules: bool = True
+    # `make serve` demo: a fake Shopify store with a week of orders, connected to the demo account.
+    demo_shopify: bool = False
     # Consumer threads per queue in the local runner (FIFO groups still go one message at a time).
     local_consumer_threads: int = Field(default=2, ge=1, le=16)
 
