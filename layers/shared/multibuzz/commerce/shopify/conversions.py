@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
@@ -172,7 +172,9 @@ def _chunk(
             group = str(found.properties["_group"])
         messages.append(_message(conversion_id, account_id, group, revenue))
     if new_rows:
-        session.connection().execute(insert(cast(Table, Conversion.__table__)), new_rows)  # Core: no ORM bulk path
+        from multibuzz.commerce.shopify.store import bulk_insert
+
+        bulk_insert(session, cast(Table, Conversion.__table__), new_rows)
     return messages
 
 
