@@ -575,3 +575,25 @@ def test_manual_sync_queues_a_run_that_the_sync_function_executes(
     assert drain(container, "sync", "sync") == 1
     bad = api.client.post("/api/v1/settings/manual-sync", json={"type": "nope"}, headers=api.auth(tenant.owner_token))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "type"
+
+
+def test_custom_app_webhooks_verify_with_that_apps_secret(
+    api: Api, container: Container, shopify: FakeShopify, gateway: str
+) -> None:
+    tenant = api.tenant("Custom App")
+    shop = new_shop(shopify)
+    token = shopify.issue_token(shop)
+    response = api.client.post(
+        "/api/v1/integrations/shopify",
+        json={"shop": shop, "access_token": token, "api_secret": "custom-app-secret"},
+        headers=api.auth(tenant.owner_token),
+    )
+    assert response.status_code == 201, response.text
+    assert "custom-app-secret" not in response.text
+    drain(container, "sync", "sync")
+    order = shopify.add_order(shop, total="20.00")
+    assert shopify.fire_webhook(gateway, shop, "orders/create", order, secret="custom-app-secret").status_code == 200
+    other = new_shop(shopify)  # the same custom secret means nothing for a store that did not register it
+    assert shopify.fire_webhook(gateway, other, "orders/create", order, secret="custom-app-secret").status_code == 401
+    drain(container, "webhooks", "webhooks")
+    assert fact(container, response.json()["id"], order["id"]).net == Decimal("20.00")

@@ -75,6 +75,7 @@ class ShopDirectory:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, list[ShopTarget]]] = {}
+        self._custom: tuple[float, frozenset[str]] | None = None
 
     def lookup(self, container: Container, shop: str) -> list[ShopTarget]:
         now = time.monotonic()
@@ -104,8 +105,35 @@ class ShopDirectory:
             self._entries[shop] = (now + self._ttl, targets)
         return targets
 
+    def has_own_secret(self, container: Container, shop: str) -> bool:
+        """Whether a store connected with a pasted custom-app token (own webhook secret) has this domain.
+
+        One query for the whole set, refreshed every few seconds: a request with a wrong signature and a
+        made-up domain never costs a database round trip of its own."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._custom
+        if cached is None or cached[0] <= now:
+            with container.session() as session:
+                domains = frozenset(
+                    session.scalars(
+                        select(Integration.external_id)
+                        .join(IntegrationSecret, IntegrationSecret.integration_id == Integration.id)
+                        .where(
+                            Integration.type == "shopify",
+                            Integration.status != "disconnected",
+                            IntegrationSecret.kind == WEBHOOK_SECRET,
+                        )
+                    )
+                )
+            cached = (now + self._ttl, domains)
+            with self._lock:
+                self._custom = cached
+        return shop in cached[1]
+
     def forget(self, shop: str | None = None) -> None:
         with self._lock:
+            self._custom = None
             if shop is None:
                 self._entries.clear()
             else:
@@ -302,7 +330,8 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
     app_secret = container.settings.shopify_api_secret.get_secret_value()
     if not verify(body, header, [app_secret]):
         # A store connected with a pasted custom-app token signs with that app's secret.
-        targets = directory.lookup(container, shop) if shop and header else []
+        own = bool(shop and header) and directory.has_own_secret(container, shop)
+        targets = directory.lookup(container, shop) if own else []
         custom = [t.secret for t in targets if t.secret]
         if not custom or not verify(body, header, custom):
             return 401, {"error": "unauthorized", "message": "X-Shopify-Hmac-Sha256 does not match the body"}
