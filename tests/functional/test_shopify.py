@@ -597,3 +597,40 @@ def test_custom_app_webhooks_verify_with_that_apps_secret(
     assert shopify.fire_webhook(gateway, other, "orders/create", order, secret="custom-app-secret").status_code == 401
     drain(container, "webhooks", "webhooks")
     assert fact(container, response.json()["id"], order["id"]).net == Decimal("20.00")
+
+
+def test_order_without_mbuzz_vid_uses_the_customers_identity_journey(
+    container: Container, shopify: FakeShopify, connected: tuple[Tenant, str, str], gateway: str
+) -> None:
+    from multibuzz.db.models import AttributionCredit, Identity
+
+    tenant, shop, _ = connected
+    now = container.clock.now()
+    with container.session() as session:
+        identity = Identity(
+            id=container.ids.new("idt"),
+            account_id=tenant.account_id,
+            user_id="4242",
+            traits={},
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(identity)
+        session.commit()
+        identity_id = identity.id
+    _visitor_with_session(container, tenant.account_id, "b" * 64, "paid_search")
+    with container.session() as session:
+        visitor = session.scalars(select(Visitor).where(Visitor.visitor_key == "b" * 64)).one()
+        visitor.identity_id = identity_id
+        session.commit()
+    order = shopify.add_order(shop, total="75.00", customer_id=4242, email="someone@example.com")
+    shopify.fire_webhook(gateway, shop, "orders/create", order)
+    drain(container, "webhooks", "webhooks")
+    drain(container, "ingest", "attribution")
+    conversion = conversion_for(container, tenant.account_id, order["id"])
+    assert conversion is not None and conversion.identity_id == identity_id and conversion.visitor_id is None
+    with container.session() as session:
+        channels = set(
+            session.scalars(select(AttributionCredit.channel).where(AttributionCredit.conversion_id == conversion.id))
+        )
+    assert channels == {"paid_search"}
