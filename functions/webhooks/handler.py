@@ -1,18 +1,51 @@
-"""functions/webhooks: Shopify webhooks. Not built yet: no open issue covers Shopify ingestion.
+"""functions/webhooks: Shopify webhooks.
 
-It is wired (routes, queue) so the topology is complete; every request gets a
-clear 501 JSON answer rather than a silent accept that would lose orders.
+HTTP (``POST /webhooks/shopify/{topic+}``): verify the HMAC first, resolve the shop, enqueue, answer 200
+well inside Shopify's 5 s (multibuzz.commerce.shopify.webhooks.accept).
+Queue (``webhooks``): each record stored once per webhook id and applied (raw + fact rows, conversions,
+aggregates, uninstall, compliance topics); conversions go to the attribution queue after commit.
 """
 
+from __future__ import annotations
+
+import base64
 import json
 from typing import Any
 
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from multibuzz.bootstrap import get_container
+from multibuzz.commerce.shopify import conversions, webhooks
+from multibuzz.consumers.envelope import Envelope
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    container = get_container()
+    envelope = Envelope.loads(record.body)
+    with container.session() as session:
+        try:
+            messages = webhooks.handle(envelope, session, container)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+    conversions.send(container.queue, messages)
+
+
+def _http(event: dict[str, Any]) -> dict[str, Any]:
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    topic = str((event.get("pathParameters") or {}).get("topic") or headers.get("x-shopify-topic", ""))
+    status, payload = webhooks.accept(get_container(), topic, headers, raw)
+    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(payload)}
+
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    if "Records" in event:  # queue side: nothing is enqueued yet; fail loudly if anything arrives
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
-    return {
-        "statusCode": 501,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps({"error": "not_implemented", "message": "Shopify webhooks are not available yet"}),
-    }
+    if "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    return _http(event)

@@ -38,6 +38,9 @@ AWAITED_ROUTES = frozenset(
         "POST /api/v1/sessions",
         "POST /api/v1/identify",
         "GET /api/v1/validate",
+        # Shopify webhooks: HMAC of the body, the shop from a per-process cache (the database every 5 s per
+        # shop), one append to the queue journal.
+        "POST /webhooks/shopify/{topic+}",
     }
 )
 

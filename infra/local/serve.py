@@ -17,6 +17,10 @@ from infra.local.runtime import LocalRuntime
 def prepare() -> None:
     container = get_container()
     settings = container.settings
+    if settings.demo_shopify:
+        from multibuzz.commerce.demo import start_fake_shopify
+
+        container = start_fake_shopify(container)
     upgrade(container.engine)
     creds = seed_demo(
         container.session(),
@@ -28,6 +32,11 @@ def prepare() -> None:
         api_key=settings.demo_api_key.get_secret_value() if settings.demo_api_key else None,
         credentials_file=settings.data_dir / "demo-credentials.json",
     )
+    demo_store = None
+    if settings.demo_shopify:
+        from multibuzz.commerce.demo import connect_demo_store
+
+        demo_store = connect_demo_store(container, creds.account_id)
     password = creds.admin_password or "(set earlier: MULTIBUZZ_DEMO_ADMIN_PASSWORD)"
     print(
         "\nMultibuzz is running locally\n"
@@ -36,7 +45,8 @@ def prepare() -> None:
         f"  database       {settings.resolved_database_url.split('@')[-1]}\n"
         f"  demo account   {creds.account_id}\n"
         f"  admin login    {creds.admin_email} / {password}\n"
-        f"  demo API key   {creds.api_key or '(shown at first start; see .multibuzz/demo-credentials.json)'}\n",
+        f"  demo API key   {creds.api_key or '(shown at first start; see .multibuzz/demo-credentials.json)'}\n"
+        + (f"  demo store     {demo_store} (a fake Shopify store; its 7-day fill is queued)\n" if demo_store else ""),
         flush=True,
     )
 
@@ -48,9 +58,9 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main() -> int:
     import uvicorn
 
-    container = get_container()
-    settings = container.settings
     prepare()
+    container = get_container()  # the demo may have re-derived it (MULTIBUZZ_DEMO_SHOPIFY)
+    settings = container.settings
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler that was there before:
     # the default one would end the process at once and skip ``runtime.stop()`` (orphaning the click
     # shipper). Ours raises SystemExit instead, so the ``finally`` below runs.

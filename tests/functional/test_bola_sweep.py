@@ -148,6 +148,16 @@ MATRIX: dict[str, Entry] = {
     "POST /api/v1/sessions": OwnAccount("writes to the key's account"),
     "POST /api/v1/identify": OwnAccount("writes to the key's account"),
     "POST /api/v1/conversions": OwnAccount("writes to the key's account"),
+    # commerce: integrations, orders, syncs
+    "GET /api/v1/integrations": OwnAccount("the token's account", {}),
+    "POST /api/v1/integrations/shopify": OwnAccount("connects a store to the token's account"),
+    "GET /api/v1/integrations/shopify/install": OwnAccount("the OAuth state is bound to the token's account"),
+    "GET /api/v1/integrations/shopify/callback": Public("Shopify's query HMAC and our signed, account-bound state"),
+    "POST /api/v1/integrations/{integration_id}/disconnect": Target(),
+    "GET /api/v1/orders": OwnAccount("the token's account", {"integration_id": "{integration_id}"}),
+    "GET /api/v1/settings/sync-status": OwnAccount("the token's account", {}),
+    "POST /api/v1/settings/manual-sync": OwnAccount(
+        "the token's account", refs={"type": "shopify_fresh", "integration_id": "{integration_id}"}),
 }
 
 # Routes of multibuzz.topology served by something other than the two FastAPI apps.
@@ -233,6 +243,16 @@ def build_world(api: Api, container: Container) -> World:
     assert conversion.status_code == 202, conversion.text
     erasure = _post(api, "/api/v1/privacy/erasures", a.owner_token, {"visitor_id": "alpha-nobody"})
     api.add_member(a, "member@alpha-target.test", "member")
+    from multibuzz.commerce import integrations as commerce
+
+    with container.session() as session:
+        tools = commerce.Tools(container.clock, container.ids, container.secret_box)
+        shop = commerce.connect(
+            session, tools, account_id=a.account_id, type="shopify", external_id="alpha.myshopify.com"
+        )
+        commerce.store_secret(session, tools, shop, "shpat_alpha_secret_token")
+        session.commit()
+        integration_id = shop.id
     invitation = _post(api, "/api/v1/members", a.owner_token, {"email": "pending@alpha-target.test", "role": "member"})
     keys = api.client.get("/api/v1/api-keys", headers=api.auth(a.owner_token)).json()
     members = api.client.get("/api/v1/members", headers=api.auth(a.owner_token)).json()
@@ -269,8 +289,16 @@ def build_world(api: Api, container: Container) -> World:
         "link_id": str(link["id"]),
         "visitor_id": "alpha-visitor-1",
         "erasure_id": str(erasure["id"]),
+        "integration_id": integration_id,
     }
-    secrets = [*ids.values(), "ALPHA10", "alpha.example", "member@alpha-target.test", link["code"]]
+    secrets = [
+        *ids.values(),
+        "ALPHA10",
+        "alpha.example",
+        "member@alpha-target.test",
+        link["code"],
+        "shpat_alpha_secret_token",
+    ]
     return World(a, ids, secrets, credentials)
 
 

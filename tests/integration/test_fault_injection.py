@@ -179,7 +179,7 @@ def refusing_sqs(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # fail fast: the refusal is what is tested, not botocore's retries
     endpoint = f"http://127.0.0.1:{free_port()}"
-    urls = {f"{q}_queue_url": f"{endpoint}/000000000000/{q}" for q in ("clicks", "webhooks", "exports")}
+    urls = {f"{q}_queue_url": f"{endpoint}/000000000000/{q}" for q in ("clicks", "webhooks", "exports", "sync")}
     broken = Container(
         make_settings(
             tmp_path / "sqs",

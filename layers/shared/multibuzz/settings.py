@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     webhooks_queue_url: str | None = None
     exports_queue_url: str | None = None
     privacy_queue_url: str | None = None
+    sync_queue_url: str | None = None
 
     # Object store for exports: S3 in AWS, a local folder otherwise.
     object_store: Literal["local", "s3"] = "local"
@@ -84,6 +85,18 @@ class Settings(BaseSettings):
     conversion_lookup_grace_seconds: float = Field(default=2.0, ge=0, le=10)
     conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=10)  # ?wait is 0-10 s; this may lower it
 
+    # Shopify (a public/custom app): OAuth client id and secret (the secret also signs webhooks), scopes,
+    # Admin API version, and where a shop's Admin API lives ({shop} = the myshopify.com domain; the tests
+    # and the demo point it at the fake).
+    shopify_api_key: str = ""
+    shopify_api_secret: SecretStr = SecretStr("")
+    shopify_scopes: str = "read_orders,read_customers"
+    shopify_api_version: str = "2025-01"
+    shopify_base_url: str = "https://{shop}"
+    # A 7-day fill above this many orders uses a bulk operation; below it, paginated queries.
+    shopify_bulk_threshold: int = Field(default=2500, ge=0)
+    shopify_page_size: int = Field(default=250, ge=1, le=250)
+
     # Local runner
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -91,6 +104,8 @@ class Settings(BaseSettings):
     demo_admin_email: str = "admin@multibuzz.local"
     demo_admin_password: SecretStr | None = None
     run_schedules: bool = True
+    # `make serve` demo: a fake Shopify store with a week of orders, connected to the demo account.
+    demo_shopify: bool = False
     # Consumer threads per queue in the local runner (FIFO groups still go one message at a time).
     local_consumer_threads: int = Field(default=2, ge=1, le=16)
 
@@ -119,6 +134,7 @@ class Settings(BaseSettings):
                     "webhooks_queue_url",
                     "exports_queue_url",
                     "privacy_queue_url",
+                    "sync_queue_url",
                 )
                 if not getattr(self, name)
             ]

@@ -61,6 +61,8 @@ QUEUES: tuple[QueueSpec, ...] = (
     QueueSpec("exports", visibility_timeout_seconds=1800, max_receive_count=3),
     # Erasure jobs (multibuzz.privacy): one subject per message; a crashed run is redelivered and completes.
     QueueSpec("privacy", visibility_timeout_seconds=720, retention_days=14),
+    # One message per sync run (schedules fan out per integration, manual syncs, first fill on connect).
+    QueueSpec("sync", visibility_timeout_seconds=5400, max_receive_count=3),
 )
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -106,7 +108,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=10,
         routes=("POST /webhooks/shopify/{topic+}",),
         consumes=(ConsumerSpec("webhooks", batch_size=10, max_batching_window_seconds=2),),
-        publishes=("webhooks",),
+        publishes=("webhooks", "ingest"),
     ),
     FunctionSpec(
         "sync",
@@ -116,7 +118,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         schedules=(
             ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
             ScheduleSpec("retention", "rate(1 day)", "multibuzz.retention", "Apply data retention"),
+            ScheduleSpec(
+                "shopify-fresh",
+                "rate(15 minutes)",
+                "multibuzz.shopify_fresh",
+                "Shopify orders updated since the cursor",
+            ),
         ),
+        consumes=(ConsumerSpec("sync", batch_size=1),),
+        publishes=("sync", "ingest"),
         reserved_concurrency=2,
     ),
     FunctionSpec(
@@ -135,7 +145,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=30,
         routes=("GET /api/health-lite", "ANY /api/v1/{proxy+}"),
-        publishes=("privacy",),
+        publishes=("privacy", "sync"),
     ),
     FunctionSpec(
         "web",

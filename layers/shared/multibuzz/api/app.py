@@ -10,6 +10,7 @@ from multibuzz.api.routers import (
     auth,
     campaigns,
     clicks,
+    commerce,
     conversions,
     coupons,
     events,
@@ -28,6 +29,6 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (campaigns.router, influencers.router, coupons.router, links.router, clicks.router):
         app.include_router(router)
-    for router in (events.router, visitors.router, privacy.router):
+    for router in (events.router, visitors.router, privacy.router, commerce.router):
         app.include_router(router)
     return app

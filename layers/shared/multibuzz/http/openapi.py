@@ -242,9 +242,31 @@ _PLAIN_HANDLERS: dict[str, dict[str, Any]] = {
     },
     "POST /webhooks/shopify/{topic+}": {
         "tags": ["webhooks"],
-        "summary": "Shopify webhooks (not available yet: answers 501)",
-        "parameters": [{"name": "topic", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"501": {"description": "Not implemented yet.", "content": {"application/json": {}}}},
+        "summary": "Shopify webhooks: HMAC verified first, then queued (orders, refunds, uninstall, compliance)",
+        "parameters": [
+            {"name": "topic", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "X-Shopify-Hmac-Sha256", "in": "header", "required": True, "schema": {"type": "string"}},
+            {"name": "X-Shopify-Shop-Domain", "in": "header", "required": True, "schema": {"type": "string"}},
+            {"name": "X-Shopify-Webhook-Id", "in": "header", "required": True, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {
+                "description": "Queued (or an unknown shop: acknowledged, nothing stored).",
+                "content": {"application/json": {}},
+            },
+            "400": {
+                "description": "Signed, but no webhook id or not a JSON object.",
+                "content": {"application/json": {"schema": ref(ErrorBody)}},
+            },
+            "401": {
+                "description": "Missing or wrong X-Shopify-Hmac-Sha256; nothing stored.",
+                "content": {"application/json": {"schema": ref(ErrorBody)}},
+            },
+            "503": {
+                "description": "The queue is unavailable; Shopify retries.",
+                "content": {"application/json": {"schema": ref(ErrorBody)}},
+            },
+        },
     },
     "POST /api/v1/exports": {
         "tags": ["exports"],

@@ -1,6 +1,23 @@
 """All ORM models; importing this package registers every table on ``Base.metadata``."""
 
 import multibuzz.db.models.influencer  # noqa: F401 - campaigns, influencers, coupons, links, clicks
+from multibuzz.db.models.commerce import (
+    AdAccount,
+    DailyMetaMetrics,
+    DailyShopifyMetrics,
+    DailySummary,
+    FactMetaDaily,
+    FactOrder,
+    Integration,
+    IntegrationSecret,
+    LatestKpis,
+    MetaInsightRaw,
+    Shop,
+    ShopifyOrderRaw,
+    ShopifyWebhookRaw,
+    SyncCursor,
+    SyncRun,
+)
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
 from multibuzz.db.models.privacy import PrivacyRequest
 from multibuzz.db.models.ratelimit import RateBucket
@@ -17,19 +34,34 @@ from multibuzz.db.models.tracking import Event, Identity, ProcessedMessage, Visi
 
 __all__ = [
     "Account",
+    "AdAccount",
     "ApiKey",
     "AttributionCredit",
     "Conversion",
+    "DailyMetaMetrics",
+    "DailyShopifyMetrics",
+    "DailySummary",
     "Event",
+    "FactMetaDaily",
+    "FactOrder",
     "Identity",
+    "Integration",
+    "IntegrationSecret",
     "Invitation",
+    "LatestKpis",
     "LoginThrottle",
     "Membership",
+    "MetaInsightRaw",
     "ModelFit",
     "PasswordReset",
     "PrivacyRequest",
     "ProcessedMessage",
     "RateBucket",
+    "Shop",
+    "ShopifyOrderRaw",
+    "ShopifyWebhookRaw",
+    "SyncCursor",
+    "SyncRun",
     "User",
     "VisitSession",
     "Visitor",

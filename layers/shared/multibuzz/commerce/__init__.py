@@ -1,0 +1,1 @@
+"""Commerce: third-party integrations (Shopify stores, Meta ad accounts), their syncs and daily aggregates."""
