@@ -110,6 +110,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         schedules=(
             ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
             ScheduleSpec("retention", "rate(1 day)", "multibuzz.retention", "Apply data retention"),
+            ScheduleSpec(
+                "meta-sync",
+                "rate(1 hour)",
+                "multibuzz.meta_sync",
+                "Meta insights: first fill, then fresh every few hours",
+            ),
         ),
         reserved_concurrency=2,
     ),

@@ -12,10 +12,12 @@ from multibuzz.api.routers import (
     clicks,
     conversions,
     coupons,
+    dashboards,
     events,
     health,
     influencers,
     links,
+    meta,
     visitors,
 )
 from multibuzz.http.app import create_app
@@ -27,6 +29,6 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (campaigns.router, influencers.router, coupons.router, links.router, clicks.router):
         app.include_router(router)
-    for router in (events.router, visitors.router):
+    for router in (events.router, visitors.router, meta.router, dashboards.router):
         app.include_router(router)
     return app
