@@ -137,6 +137,12 @@ MATRIX: dict[str, Entry] = {
     # tracking reads
     "GET /api/v1/events": OwnAccount("the token's account", {"visitor": "{visitor_id}"}),
     "GET /api/v1/visitors/{visitor_id}": Target(),
+    # commerce: Meta ad accounts and the dashboards (h/meta)
+    "POST /api/v1/integrations/meta": OwnAccount(
+        "connects to the token's account (owners); Meta's token proves access to the ad account"),
+    "GET /api/v1/dashboard/home": OwnAccount("the token's account", {"from": "2026-01-01", "to": "2026-01-31"}),
+    "GET /api/v1/dashboard/shopify": OwnAccount("the token's account", {"from": "2026-01-01", "to": "2026-01-31"}),
+    "GET /api/v1/dashboard/meta": OwnAccount("the token's account", {"from": "2026-01-01", "to": "2026-01-31"}),
     # ingestion (API key; every write lands in the key's own account)
     "GET /api/v1/validate": OwnAccount("the key itself"),
     "POST /api/v1/events": OwnAccount("writes to the key's account"),

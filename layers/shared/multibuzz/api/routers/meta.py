@@ -11,6 +11,7 @@ from multibuzz.commerce.meta.sync import MetaSync
 from multibuzz.db.models.commerce import Integration
 from multibuzz.errors import PermissionDeniedError
 from multibuzz.http.deps import AccountActor, ContainerDep, SessionDep
+from multibuzz.http.openapi import ErrorBody
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 
@@ -24,6 +25,7 @@ class MetaConnectIn(BaseModel):
     access_token: str = Field(
         min_length=10,
         max_length=2000,
+        pattern=r"^[A-Za-z0-9_.|-]+$",
         description="A Marketing API token with ads_read; stored encrypted, never returned",
     )
 
@@ -61,6 +63,7 @@ class MetaIntegrationOut(BaseModel):
     "/meta",
     response_model=MetaIntegrationOut,
     status_code=status.HTTP_201_CREATED,
+    responses={503: {"model": ErrorBody, "description": "Meta could not be reached or is throttling; retry later"}},
     summary="Connect a Meta ad account (owners): verified with Meta; a currency other than the account's is refused",
 )
 def connect_meta(
