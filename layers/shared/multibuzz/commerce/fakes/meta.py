@@ -137,6 +137,7 @@ class FakeMeta:
         self.requests: list[tuple[str, str]] = []  # (method, path?query) of every request
         self.usage_pct = 5  # reported in the usage headers of every answer
         self._runs: dict[str, dict[str, Any]] = {}
+        self._cache: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # paged reads of one query share its rows
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -152,6 +153,7 @@ class FakeMeta:
         account = self.accounts[account_id.removeprefix("act_")]
         current = account.overrides.get((ad_id, day.isoformat())) or day_metrics(ad_id, day)
         account.overrides[(ad_id, day.isoformat())] = {**current, **metrics}
+        self._cache.clear()
 
     def inject(
         self,
@@ -286,7 +288,13 @@ class FakeMeta:
             return {k: v for k, v in full.items() if k in fields or k == "id"}
         if len(segments) == 2 and segments[0].startswith("act_") and segments[1] == "insights":
             account = self._account(segments[0], token)
-            rows = self.rows(account, params)
+            key = (
+                account.account_id,
+                *(params.get(k, "") for k in ("time_range", "filtering", "level", "time_increment")),
+            )
+            if method == "POST" or key not in self._cache:
+                self._cache[key] = self.rows(account, params)
+            rows = self._cache[key]
             if method == "POST":
                 run_id = f"{len(self._runs) + 1:015d}"
                 self._runs[run_id] = {"rows": rows, "polls": 0, "token": token}

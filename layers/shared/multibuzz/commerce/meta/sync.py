@@ -17,11 +17,13 @@ rebuilt and the run is recorded as succeeded; any failure is recorded with a rea
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import random
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,7 @@ from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from multibuzz.auth.crypto import SecretBox
-from multibuzz.clock import Clock
+from multibuzz.clock import Clock, ensure_utc
 from multibuzz.commerce import aggregates
 from multibuzz.commerce import integrations as svc
 from multibuzz.commerce.meta.graph import (
@@ -386,28 +388,38 @@ class MetaSync:
         path = f"{state['act']}/insights"
         if state["mode"] == "async":
             path = f"{self._report_run(graph, integration_id, sync_type, state)}/insights"
-        while True:
+
+        def fetch(after: str | None) -> dict[str, Any]:
             params: dict[str, Any] = (
                 {"limit": self.settings.meta_page_size} if state["mode"] == "async" else self._params(state)
             )
-            if state.get("after"):
-                params["after"] = state["after"]
-            page = graph.get(path, params)
-            data = page.get("data") or []
-            paging = page.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            more = bool(paging.get("next")) and bool(after) and bool(data)
-            with self.session_factory() as session:  # the page's rows and the cursor past them: one commit
-                integration = session.get_one(Integration, integration_id)
-                stored, skipped = self.store_rows(session, integration, state["currency"], data)
-                state["after"] = after if more else None
-                state["pages"] = int(state.get("pages", 0)) + 1
-                state["skipped"] = int(state.get("skipped", 0)) + skipped
-                svc.advance_cursor(session, self.tools, integration, sync_type, IN_PROGRESS, dict(state))
-                session.commit()
-            progress["rows"] += stored
-            if not more:
-                return
+            if after:
+                params["after"] = after
+            return graph.get(path, params)
+
+        # The next page is fetched while this one is written (its cursor is in this page's answer); it is
+        # committed only after this one, so the saved cursor still never passes an uncommitted row.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meta-page") as pool:
+            upcoming = pool.submit(fetch, state.get("after"))
+            while True:
+                page = upcoming.result()
+                data = page.get("data") or []
+                paging = page.get("paging") or {}
+                after = (paging.get("cursors") or {}).get("after")
+                more = bool(paging.get("next")) and bool(after) and bool(data)
+                if more:
+                    upcoming = pool.submit(fetch, after)
+                with self.session_factory() as session:  # the page's rows and the cursor past them: one commit
+                    integration = session.get_one(Integration, integration_id)
+                    stored, skipped = self.store_rows(session, integration, state["currency"], data)
+                    state["after"] = after if more else None
+                    state["pages"] = int(state.get("pages", 0)) + 1
+                    state["skipped"] = int(state.get("skipped", 0)) + skipped
+                    svc.advance_cursor(session, self.tools, integration, sync_type, IN_PROGRESS, dict(state))
+                    session.commit()
+                progress["rows"] += stored
+                if not more:
+                    return
 
     def store_rows(
         self, session: Session, integration: Integration, currency: str, data: Sequence[dict[str, Any]]
@@ -434,17 +446,52 @@ class MetaSync:
             facts.append(
                 {**key, **values, "ad_account_id": integration.external_id, "currency": currency, "synced_at": now}
             )
-        if facts:
+        if not facts:
+            return 0, skipped
+        if session.get_bind().dialect.name in ("mysql", "mariadb"):
+            _mysql_upsert(session, raw, facts)
+        else:
             upsert(session, MetaInsightRaw.__table__, raw, ("fetched_at", "payload"))  # type: ignore[arg-type]
             upsert(session, FactMetaDaily.__table__, facts, _FACT_UPDATE)  # type: ignore[arg-type]
         return len(facts), skipped
 
 
 _KEY = ("integration_id", "ad_id", "date", "level")
+_RAW_COLUMNS = ("account_id", "integration_id", "ad_id", "date", "level", "fetched_at", "payload")
+_FACT_COLUMNS = ("account_id", "integration_id", "ad_id", "date", "level", *_FACT_UPDATE)
+
+
+def _upsert_sql(table: str, columns: Sequence[str], update: Sequence[str]) -> str:
+    placeholders = ", ".join(["%s"] * len(columns))
+    updates = ", ".join(f"`{c}` = VALUES(`{c}`)" for c in update)
+    names = ", ".join(f"`{c}`" for c in columns)
+    sql = f"INSERT INTO `{table}` ({names}) VALUES ({placeholders}) ON DUPLICATE KEY UPDATE {updates}"  # noqa: S608
+    return sql  # (table and column names are constants of this module)
+
+
+_RAW_SQL = _upsert_sql("meta_insights_raw", _RAW_COLUMNS, ("fetched_at", "payload"))
+_FACT_SQL = _upsert_sql("fact_meta_daily", _FACT_COLUMNS, _FACT_UPDATE)
+
+
+def _mysql_upsert(session: Session, raw: list[dict[str, Any]], facts: list[dict[str, Any]]) -> None:
+    """The MySQL/MariaDB hot path: tuples straight to the driver's multi-row ``executemany`` (the values
+    the models' types would bind: naive UTC datetimes, compact JSON text), skipping per-row ORM binding."""
+    connection = session.connection()
+
+    def plain(value: Any) -> Any:
+        return ensure_utc(value).replace(tzinfo=None) if isinstance(value, datetime) else value
+
+    raw_rows = [
+        tuple(json.dumps(r[c], separators=(",", ":")) if c == "payload" else plain(r[c]) for c in _RAW_COLUMNS)
+        for r in raw
+    ]
+    fact_rows = [tuple(plain(f[c]) for c in _FACT_COLUMNS) for f in facts]
+    connection.exec_driver_sql(_RAW_SQL, raw_rows)
+    connection.exec_driver_sql(_FACT_SQL, fact_rows)
 
 
 def upsert(session: Session, table: Table, rows: list[dict[str, Any]], update: Sequence[str]) -> None:
-    """Insert, or update ``update`` on the unique key: one multi-row statement (MySQL) / executemany (SQLite)."""
+    """Insert, or update ``update`` on the unique key (SQLAlchemy's dialect upserts; executemany)."""
     dialect = session.get_bind().dialect.name
     if dialect in ("mysql", "mariadb"):
         my = mysql.insert(table)
