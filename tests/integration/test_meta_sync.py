@@ -155,6 +155,8 @@ def test_fill_then_fresh_sync_upserts_without_duplicates(container: Container, f
     assert len(posts) == 1 and any("async_status" not in p for p in posts)
     with container.session() as session:
         assert session.scalar(select(func.count()).select_from(MetaInsightRaw)) == 112
+        raw = session.scalars(select(MetaInsightRaw).where(MetaInsightRaw.ad_id == changed_ad)).first()
+        assert raw is not None and raw.payload["ad_id"] == changed_ad and raw.payload["actions"]  # kept as sent
         fact = session.scalars(select(FactMetaDaily).where(FactMetaDaily.ad_id == changed_ad)).first()
         assert fact is not None and fact.campaign_name == "Campaign 1" and fact.currency == "EUR"
         runs = session.scalars(select(SyncRun).order_by(SyncRun.type)).all()  # fixed clock: same start
@@ -391,3 +393,38 @@ def test_aggregates_reconcile_exactly_with_the_fact_rows(container: Container, f
             for r in session.scalars(select(DailySummary).where(DailySummary.account_id == account_id))
         )
         assert again == before
+
+
+def test_manual_sync_runs_the_named_type_with_a_longer_backfill(container: Container, fake: FakeMeta) -> None:
+    from multibuzz.commerce.meta.jobs import run_manual
+
+    _account(container)
+    integration_id = _connect(container)
+    result = run_manual(container, integration_id, "meta_7d_fill", days=40)
+    assert result["results"][0]["status"] == "succeeded"
+    assert len(_facts(container)) == 40 * 4
+    with container.session() as session:
+        run = session.scalars(select(SyncRun)).one()
+        assert (run.trigger, run.detail["mode"], run.detail["since"]) == ("manual", "async", "2026-02-04")
+
+
+def test_usage_headers_are_read_and_a_busy_account_slows_down(fake: FakeMeta) -> None:
+    import httpx
+    from multibuzz.commerce.meta.graph import GraphClient, usage_percent
+
+    busy = httpx.Headers(
+        {**FakeMeta.usage_header(95, regain_minutes=2), "X-Ad-Account-Usage": '{"acc_id_util_pct": 40}'}
+    )
+    assert usage_percent(busy) == (95.0, 120.0)
+    assert usage_percent(httpx.Headers({"X-Ad-Account-Usage": "not json"})) == (0.0, 0.0)
+
+    fake.usage_pct = 95  # every answer now says the ad account is at 95 % of its limit
+    sleeps = Sleeps()
+    with GraphClient(f"{fake.url}/v21.0", TOKEN, sleep=sleeps, backoff=None) as client:
+        assert client.get(ACT, {"fields": "currency"})["currency"] == "EUR"
+    assert len(sleeps) == 1 and 1 <= sleeps[0] <= 2  # paused before the next call instead of being refused
+    fake.usage_pct = 5
+    sleeps.clear()
+    with GraphClient(f"{fake.url}/v21.0", TOKEN, sleep=sleeps) as client:
+        client.get(ACT, {"fields": "currency"})
+    assert sleeps == []
