@@ -389,35 +389,40 @@ class MetaSync:
         if state["mode"] == "async":
             path = f"{self._report_run(graph, integration_id, sync_type, state)}/insights"
 
-        def fetch(after: str | None) -> dict[str, Any]:
+        with self.session_factory() as session:
+            integration = session.get_one(Integration, integration_id)
+            owner = RowOwner(integration.account_id, integration.id, integration.external_id, state["currency"])
+            on_mysql = session.get_bind().dialect.name in ("mysql", "mariadb")
+
+        def fetch(after: str | None) -> tuple[dict[str, Any], PreparedPage]:
             params: dict[str, Any] = (
                 {"limit": self.settings.meta_page_size} if state["mode"] == "async" else self._params(state)
             )
             if after:
                 params["after"] = after
-            return graph.get(path, params)
+            page = graph.get(path, params)
+            return page, prepare_rows(owner, page.get("data") or [], self.clock.now(), mysql=on_mysql)
 
-        # The next page is fetched while this one is written (its cursor is in this page's answer); it is
-        # committed only after this one, so the saved cursor still never passes an uncommitted row.
+        # The next page is fetched and prepared while this one is written (its cursor is in this page's answer);
+        # it is committed only after this one, so the saved cursor still never passes an uncommitted row.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meta-page") as pool:
             upcoming = pool.submit(fetch, state.get("after"))
             while True:
-                page = upcoming.result()
-                data = page.get("data") or []
+                page, prepared = upcoming.result()
                 paging = page.get("paging") or {}
                 after = (paging.get("cursors") or {}).get("after")
-                more = bool(paging.get("next")) and bool(after) and bool(data)
+                more = bool(paging.get("next")) and bool(after) and bool(page.get("data"))
                 if more:
                     upcoming = pool.submit(fetch, after)
                 with self.session_factory() as session:  # the page's rows and the cursor past them: one commit
-                    integration = session.get_one(Integration, integration_id)
-                    stored, skipped = self.store_rows(session, integration, state["currency"], data)
+                    write_rows(session, prepared)
                     state["after"] = after if more else None
                     state["pages"] = int(state.get("pages", 0)) + 1
-                    state["skipped"] = int(state.get("skipped", 0)) + skipped
+                    state["skipped"] = int(state.get("skipped", 0)) + prepared.skipped
+                    integration = session.get_one(Integration, integration_id)
                     svc.advance_cursor(session, self.tools, integration, sync_type, IN_PROGRESS, dict(state))
                     session.commit()
-                progress["rows"] += stored
+                progress["rows"] += prepared.count
                 if not more:
                     return
 
@@ -425,40 +430,98 @@ class MetaSync:
         self, session: Session, integration: Integration, currency: str, data: Sequence[dict[str, Any]]
     ) -> tuple[int, int]:
         """Upsert raw and fact rows of one page; a row that cannot be read is skipped (and counted)."""
-        now = self.clock.now()
-        raw: list[dict[str, Any]] = []
-        facts: list[dict[str, Any]] = []
-        skipped = 0
-        for row in data:
-            try:
-                values = fact_values(row)
-            except InsightRowError:
-                skipped += 1
-                continue
-            key = {
-                "account_id": integration.account_id,
-                "integration_id": integration.id,
-                "ad_id": values["ad_id"],
-                "date": values["date"],
-                "level": LEVEL,
-            }
-            raw.append({**key, "fetched_at": now, "payload": row})
-            facts.append(
-                {**key, **values, "ad_account_id": integration.external_id, "currency": currency, "synced_at": now}
-            )
-        if not facts:
-            return 0, skipped
-        if session.get_bind().dialect.name in ("mysql", "mariadb"):
-            _mysql_upsert(session, raw, facts)
-        else:
-            upsert(session, MetaInsightRaw.__table__, raw, ("fetched_at", "payload"))  # type: ignore[arg-type]
-            upsert(session, FactMetaDaily.__table__, facts, _FACT_UPDATE)  # type: ignore[arg-type]
-        return len(facts), skipped
+        owner = RowOwner(integration.account_id, integration.id, integration.external_id, currency)
+        mysql_bind = session.get_bind().dialect.name in ("mysql", "mariadb")
+        prepared = prepare_rows(owner, data, self.clock.now(), mysql=mysql_bind)
+        write_rows(session, prepared)
+        return prepared.count, prepared.skipped
+
+
+@dataclass(frozen=True, slots=True)
+class RowOwner:
+    account_id: str
+    integration_id: str
+    ad_account_id: str  # act_<id>
+    currency: str
+
+
+@dataclass(slots=True)
+class PreparedPage:
+    """One page's rows, ready for the database: tuples for the MySQL driver, dicts for SQLAlchemy (SQLite)."""
+
+    mysql: bool
+    raw: list[Any]
+    facts: list[Any]
+    skipped: int
+
+    @property
+    def count(self) -> int:
+        return len(self.facts)
 
 
 _KEY = ("integration_id", "ad_id", "date", "level")
 _RAW_COLUMNS = ("account_id", "integration_id", "ad_id", "date", "level", "fetched_at", "payload")
 _FACT_COLUMNS = ("account_id", "integration_id", "ad_id", "date", "level", *_FACT_UPDATE)
+_VALUE_COLUMNS = ("ad_name", "adset_id", "adset_name", "campaign_id", "campaign_name")
+_MEASURES = ("spend", "impressions", "clicks", "purchases", "purchase_value")
+
+
+def prepare_rows(owner: RowOwner, data: Sequence[dict[str, Any]], now: datetime, *, mysql: bool) -> PreparedPage:
+    """Parse one page (pure); a row that cannot be read is skipped and counted, never stored half."""
+    raw: list[Any] = []
+    facts: list[Any] = []
+    skipped = 0
+    if mysql:  # the values the models' types would bind: naive UTC datetimes, compact JSON text
+        naive = ensure_utc(now).replace(tzinfo=None)
+        for row in data:
+            try:
+                v = fact_values(row)
+            except InsightRowError:
+                skipped += 1
+                continue
+            key = (owner.account_id, owner.integration_id, v["ad_id"], v["date"], LEVEL)
+            raw.append((*key, naive, json.dumps(row, separators=(",", ":"))))
+            facts.append(
+                (
+                    *key,
+                    owner.ad_account_id,
+                    *(v[c] for c in _VALUE_COLUMNS),
+                    owner.currency,
+                    *(v[c] for c in _MEASURES),
+                    naive,
+                )
+            )
+        return PreparedPage(True, raw, facts, skipped)
+    for row in data:
+        try:
+            values = fact_values(row)
+        except InsightRowError:
+            skipped += 1
+            continue
+        key_map = {
+            "account_id": owner.account_id,
+            "integration_id": owner.integration_id,
+            "ad_id": values["ad_id"],
+            "date": values["date"],
+            "level": LEVEL,
+        }
+        raw.append({**key_map, "fetched_at": now, "payload": row})
+        facts.append(
+            {**key_map, **values, "ad_account_id": owner.ad_account_id, "currency": owner.currency, "synced_at": now}
+        )
+    return PreparedPage(False, raw, facts, skipped)
+
+
+def write_rows(session: Session, prepared: PreparedPage) -> None:
+    if not prepared.facts:
+        return
+    if prepared.mysql:  # tuples straight to the driver's multi-row executemany (no per-row ORM binding)
+        connection = session.connection()
+        connection.exec_driver_sql(_RAW_SQL, prepared.raw)
+        connection.exec_driver_sql(_FACT_SQL, prepared.facts)
+    else:
+        upsert(session, MetaInsightRaw.__table__, prepared.raw, ("fetched_at", "payload"))  # type: ignore[arg-type]
+        upsert(session, FactMetaDaily.__table__, prepared.facts, _FACT_UPDATE)  # type: ignore[arg-type]
 
 
 def _upsert_sql(table: str, columns: Sequence[str], update: Sequence[str]) -> str:
@@ -471,23 +534,6 @@ def _upsert_sql(table: str, columns: Sequence[str], update: Sequence[str]) -> st
 
 _RAW_SQL = _upsert_sql("meta_insights_raw", _RAW_COLUMNS, ("fetched_at", "payload"))
 _FACT_SQL = _upsert_sql("fact_meta_daily", _FACT_COLUMNS, _FACT_UPDATE)
-
-
-def _mysql_upsert(session: Session, raw: list[dict[str, Any]], facts: list[dict[str, Any]]) -> None:
-    """The MySQL/MariaDB hot path: tuples straight to the driver's multi-row ``executemany`` (the values
-    the models' types would bind: naive UTC datetimes, compact JSON text), skipping per-row ORM binding."""
-    connection = session.connection()
-
-    def plain(value: Any) -> Any:
-        return ensure_utc(value).replace(tzinfo=None) if isinstance(value, datetime) else value
-
-    raw_rows = [
-        tuple(json.dumps(r[c], separators=(",", ":")) if c == "payload" else plain(r[c]) for c in _RAW_COLUMNS)
-        for r in raw
-    ]
-    fact_rows = [tuple(plain(f[c]) for c in _FACT_COLUMNS) for f in facts]
-    connection.exec_driver_sql(_RAW_SQL, raw_rows)
-    connection.exec_driver_sql(_FACT_SQL, fact_rows)
 
 
 def upsert(session: Session, table: Table, rows: list[dict[str, Any]], update: Sequence[str]) -> None:
