@@ -428,3 +428,25 @@ def test_usage_headers_are_read_and_a_busy_account_slows_down(fake: FakeMeta) ->
     with GraphClient(f"{fake.url}/v21.0", TOKEN, sleep=sleeps) as client:
         client.get(ACT, {"fields": "currency"})
     assert sleeps == []
+
+
+def test_a_running_sync_is_not_doubled_and_a_dead_one_is_closed_readably(container: Container, fake: FakeMeta) -> None:
+    _account(container)
+    integration_id = _connect(container)
+    meta = _meta(container)
+    with container.session() as session:  # a run that started and never finished (the process was killed)
+        stuck = svc.start_run(
+            session, meta.tools, svc.get_integration(session, "acc_meta", integration_id), "meta_fresh", "schedule"
+        )
+        session.commit()
+        stuck_id = stuck.id
+    skipped = meta.run(integration_id, "meta_fresh")
+    assert (skipped.status, skipped.run_id) == ("skipped", stuck_id)
+    assert isinstance(container.clock, FixedClock)
+    container.clock.advance(minutes=16)
+    done = meta.run(integration_id, "meta_fresh")
+    assert done.status == "succeeded"
+    with container.session() as session:
+        dead = session.get_one(SyncRun, stuck_id)
+        assert dead.status == "failed" and dead.error_message is not None
+        assert dead.error_message.startswith("the sync stopped without finishing")

@@ -61,6 +61,7 @@ META_SYNC_TYPES = ("meta_7d_fill", "meta_fresh")
 AD_ACCOUNT_ID = re.compile(r"^(act_)?([0-9]{1,20})$")
 LEVEL = "ad"
 IN_PROGRESS = "in_progress"
+RUN_LEASE = dt.timedelta(minutes=15)  # the sync function's timeout: a run "running" for longer has died
 COMPLETE = "complete"
 _FACT_UPDATE = (
     "ad_account_id",
@@ -90,7 +91,7 @@ def normalize_ad_account_id(value: str) -> str:
 class SyncOutcome:
     run_id: str
     type: str
-    status: str  # succeeded | failed
+    status: str  # succeeded | failed | skipped
     rows: int
     error_message: str | None = None
     since: dt.date | None = None
@@ -210,6 +211,9 @@ class MetaSync:
                 raise NotFoundError("Meta integration not found")
             if integration.status == "disconnected":
                 raise InvalidInputError("the Meta ad account is disconnected; connect it again", field="type")
+            busy = self._claim(session, integration_id, sync_type)
+            if busy is not None:
+                return SyncOutcome(busy, sync_type, "skipped", 0, "a sync of this type is already running")
             run = svc.start_run(session, self.tools, integration, sync_type, trigger)
             session.commit()
             run_id = run.id
@@ -279,6 +283,28 @@ class MetaSync:
                 auth=False,
             )
             raise
+
+    def _claim(self, session: Session, integration_id: str, sync_type: str) -> str | None:
+        """The id of a live run of this type (then this one is skipped); runs older than the sync function's
+        timeout that never finished (the process died) are closed as failed — a later run resumes their cursor."""
+        cutoff = self.clock.now() - RUN_LEASE
+        running = session.scalars(
+            select(SyncRun).where(
+                SyncRun.integration_id == integration_id, SyncRun.type == sync_type, SyncRun.status == "running"
+            )
+        ).all()
+        for run in running:
+            if run.started_at > cutoff:
+                return run.id
+            svc.finish_run(
+                session,
+                self.tools,
+                run,
+                rows=run.rows,
+                error_message="the sync stopped without finishing (timeout or crash); the next run resumed it "
+                "from its saved position",
+            )
+        return None
 
     def _fail(
         self,
