@@ -226,6 +226,9 @@ def test_dashboards_show_synced_spend_revenue_and_attributed_roas_per_campaign(
     assert h["kpis"]["spend"] == f"{total_spend:.2f}" and h["kpis"]["purchase_value"] == f"{total_value:.2f}"
     assert h["kpis"]["mer"] == f"{(Decimal('190.50') / total_spend).quantize(Decimal('0.0001'))}"
     assert len(h["series"]) == 7 and h["series"][-1]["revenue_net"] == "150.00" and h["series"][1]["orders"] == 0
+    today = h["latest"]["today"]
+    assert (today["from"], today["revenue_net"], today["orders"]) == (TODAY.isoformat(), "150.00", 2)
+    assert h["latest"]["last_7d"]["spend"] == h["kpis"]["spend"] and h["latest"]["last_30d"]["revenue_net"] == "190.50"
 
     shop = api.client.get("/api/v1/dashboard/shopify", params=params, headers=auth).json()
     assert shop["kpis"]["revenue_net"] == "190.50" and shop["kpis"]["orders"] == 3 and shop["currency"] == "EUR"

@@ -33,7 +33,13 @@ from multibuzz.commerce.aggregates import (
 )
 from multibuzz.conversions.views import money
 from multibuzz.db.models import AttributionCredit, Conversion, VisitSession
-from multibuzz.db.models.commerce import DailyMetaMetrics, DailyShopifyMetrics, DailySummary, FactMetaDaily
+from multibuzz.db.models.commerce import (
+    DailyMetaMetrics,
+    DailyShopifyMetrics,
+    DailySummary,
+    FactMetaDaily,
+    LatestKpis,
+)
 from multibuzz.domain.attribution.types import MODELS
 from multibuzz.errors import InvalidInputError
 
@@ -90,7 +96,22 @@ def home(
     }
     series = [{"date": d, **_summary_card(rows.get(d, Totals()), currency)} for d in _days(since, until)]
     totals = summary_totals(session, account_id, since, until)
-    return {**_header("home", zone, currency, since, until), "kpis": _summary_card(totals, currency), "series": series}
+    latest = {
+        k.period: {
+            "from": k.date_from,
+            "to": k.date_to,
+            **_summary_card(
+                Totals(k.revenue_net, k.refunds, k.orders, k.spend, k.purchases, k.purchase_value), currency
+            ),
+        }
+        for k in session.scalars(select(LatestKpis).where(LatestKpis.account_id == account_id))
+    }
+    return {
+        **_header("home", zone, currency, since, until),
+        "kpis": _summary_card(totals, currency),
+        "series": series,
+        "latest": latest,
+    }
 
 
 def shopify(

@@ -38,6 +38,12 @@ class DashboardOut(BaseModel):
     series: list[dict[str, Any]] = Field(description="one entry per day of the range, zeros where nothing happened")
 
 
+class HomeDashboardOut(DashboardOut):
+    latest: dict[str, dict[str, Any]] = Field(
+        description="the precomputed cards (`today`, `last_7d`, `last_30d`, ending today) as of the last rebuild"
+    )
+
+
 class MetaDashboardOut(DashboardOut):
     campaigns: list[dict[str, Any]] = Field(
         description="per Meta campaign: spend, Meta's purchase value and ROAS, and `attributed` — per model the "
@@ -50,11 +56,11 @@ def _out(model: type[DashboardOut], data: dict[str, Any]) -> Any:
     return model.model_validate(data).model_dump(by_alias=True, mode="json")
 
 
-@router.get("/home", response_model=DashboardOut, response_model_by_alias=True)
+@router.get("/home", response_model=HomeDashboardOut, response_model_by_alias=True)
 def home_dashboard(
     reader: AccountReader, session: SessionDep, container: ContainerDep, since: From = None, until: To = None
 ) -> Any:
-    return _out(DashboardOut, dashboards.home(session, reader.account_id, container.clock.now(), since, until))
+    return _out(HomeDashboardOut, dashboards.home(session, reader.account_id, container.clock.now(), since, until))
 
 
 @router.get("/shopify", response_model=DashboardOut, response_model_by_alias=True)
