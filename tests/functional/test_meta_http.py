@@ -93,9 +93,21 @@ def test_connect_over_http_owner_only_currency_checked_token_never_returned(api:
     assert made.status_code == 201, made.text
     out = made.json()
     assert out["external_id"] == "act_2002" and out["currency"] == "EUR" and out["status"] == "connected"
+    assert out["warnings"] == []  # same zone as the account
     assert TOKEN not in made.text
     key = api.client.post("/api/v1/integrations/meta", json=body, headers=api.auth(tenant.api_key))
     assert key.status_code == 401
+
+    utc = api.tenant("Meta Utc")  # EUR, but days counted in UTC
+    assert (
+        api.client.patch(
+            f"/api/v1/accounts/{utc.account_id}/settings", json={"currency": "EUR"}, headers=api.auth(utc.owner_token)
+        ).status_code
+        == 200
+    )
+    warned = api.client.post("/api/v1/integrations/meta", json=body, headers=api.auth(utc.owner_token))
+    assert warned.status_code == 201, warned.text
+    assert len(warned.json()["warnings"]) == 1 and "Europe/Berlin" in warned.json()["warnings"][0]
 
 
 def _seed_attribution(container: Container, account_id: str) -> None:
@@ -189,6 +201,7 @@ def test_dashboards_show_synced_spend_revenue_and_attributed_roas_per_campaign(
         headers=api.auth(tenant.owner_token),
     )
     assert made.status_code == 201, made.text
+    assert made.json()["warnings"] == []
     assert sync_all(container, {}, sleep=lambda _s: None, rng=random.Random(1))["results"][0]["status"] == "succeeded"
     with container.session() as session:  # what the Shopify sync writes (h/shopify): two days of orders
         for day, orders, net in ((TODAY, 2, "150.00"), (WEEK_AGO, 1, "40.50")):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from multibuzz.commerce.meta.sync import MetaSync
+from multibuzz.db.models import Account
 from multibuzz.db.models.commerce import Integration
 from multibuzz.errors import PermissionDeniedError
 from multibuzz.http.deps import AccountActor, ContainerDep, SessionDep
@@ -39,12 +40,13 @@ class MetaIntegrationOut(BaseModel):
     currency: str | None
     timezone: str | None
     connected_at: datetime | None
+    warnings: list[str] = Field(default_factory=list, description="things to know, e.g. a different time zone")
     next_sync: str = Field(
         description="what runs next: the first fill (meta_7d_fill) on the next Meta schedule tick or a manual sync"
     )
 
     @classmethod
-    def of(cls, row: Integration) -> MetaIntegrationOut:
+    def of(cls, row: Integration, account_zone: str | None = None) -> MetaIntegrationOut:
         config = row.config or {}
         return cls(
             id=row.id,
@@ -55,8 +57,18 @@ class MetaIntegrationOut(BaseModel):
             currency=config.get("currency"),
             timezone=config.get("timezone"),
             connected_at=row.connected_at,
+            warnings=_zone_warning(config.get("timezone"), account_zone),
             next_sync="meta_7d_fill",
         )
+
+
+def _zone_warning(ad_zone: str | None, account_zone: str | None) -> list[str]:
+    if not ad_zone or not account_zone or ad_zone == account_zone:
+        return []
+    return [
+        f"Meta reports this ad account's days in {ad_zone} and this account counts days in {account_zone}: "
+        "spend is shown on Meta's days, which do not line up exactly with the account's"
+    ]
 
 
 @router.post(
@@ -75,4 +87,5 @@ def connect_meta(
     integration = MetaSync.from_container(container).connect(
         session, actor.account_id, body.ad_account_id, body.access_token
     )
-    return MetaIntegrationOut.of(integration)
+    account = session.get_one(Account, actor.account_id)
+    return MetaIntegrationOut.of(integration, account.timezone)
