@@ -141,6 +141,12 @@ MATRIX: dict[str, Entry] = {
     "POST /api/v1/privacy/erasures": OwnAccount("erases in the caller's account"),
     "GET /api/v1/privacy/erasures/{erasure_id}": Target(),
     "POST /api/v1/privacy/access-requests": OwnAccount("reads the caller's account"),
+    # commerce: Meta ad accounts and the dashboards (h/meta)
+    "POST /api/v1/integrations/meta": OwnAccount(
+        "connects to the token's account (owners); Meta's token proves access to the ad account"),
+    "GET /api/v1/dashboard/home": OwnAccount("the token's account", {"from": "2026-01-01", "to": "2026-01-31"}),
+    "GET /api/v1/dashboard/shopify": OwnAccount("the token's account", {"from": "2026-01-01", "to": "2026-01-31"}),
+    "GET /api/v1/dashboard/meta": OwnAccount("the token's account", {"from": "2026-01-01", "to": "2026-01-31"}),
     # ingestion (API key; every write lands in the key's own account)
     "GET /api/v1/validate": OwnAccount("the key itself"),
     "POST /api/v1/events": OwnAccount("writes to the key's account"),

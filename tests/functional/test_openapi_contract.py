@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from multibuzz.apps import create_api_app
 from multibuzz.bootstrap import Container, use_container
+from multibuzz.commerce.fakes.meta import FakeMeta
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -66,8 +67,15 @@ def contract(
     gateway: str, engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Contract]:
     _clean(engine)
+    meta = FakeMeta()  # third parties the routes call answer from their fakes (no internet here)
+    meta_url = meta.serve()
     container = Container(
-        make_settings(tmp_path_factory.mktemp("contract"), database_url, api_key_rate_limit_per_minute=1_000_000),
+        make_settings(
+            tmp_path_factory.mktemp("contract"),
+            database_url,
+            api_key_rate_limit_per_minute=1_000_000,
+            meta_graph_url=meta_url,
+        ),
         engine=engine,
     )
     use_container(container)
@@ -90,6 +98,7 @@ def contract(
             Path(os.environ["MULTIBUZZ_CONTRACT_STATS"]).write_text(json.dumps(dict(sorted(STATS.items())), indent=1))
         use_container(None)
         container.local_queue.close()
+        meta.close()
         _clean(engine)
 
 

@@ -96,6 +96,19 @@ class Settings(BaseSettings):
     # A 7-day fill above this many orders uses a bulk operation; below it, paginated queries.
     shopify_bulk_threshold: int = Field(default=2500, ge=0)
     shopify_page_size: int = Field(default=250, ge=1, le=250)
+    # Meta Marketing API (ad spend). The Graph URL is overridable so tests and the demo use the fake.
+    meta_app_id: str | None = None
+    meta_app_secret: SecretStr | None = None  # when set, every call carries appsecret_proof
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    meta_attribution_window_days: int = Field(default=28, ge=1, le=90)  # meta_fresh re-fetches this many days
+    meta_fresh_interval_hours: float = Field(default=6.0, ge=0, le=48)  # scheduled fresh syncs at most this often
+    meta_fill_days: int = Field(default=7, ge=1, le=1095)  # meta_7d_fill on first connect
+    meta_async_min_days: int = Field(default=8, ge=1, le=1095)  # longer requests use an async report run
+    meta_page_size: int = Field(default=500, ge=1, le=5000)
+    meta_max_retries: int = Field(default=6, ge=0, le=20)  # throttled calls retried with backoff, then resumed later
+    meta_backoff_base_seconds: float = Field(default=2.0, ge=0, le=300)
+    meta_backoff_max_seconds: float = Field(default=120.0, ge=0, le=900)
+    meta_request_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
     # Local runner
     host: str = "127.0.0.1"

@@ -124,6 +124,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "multibuzz.shopify_fresh",
                 "Shopify orders updated since the cursor",
             ),
+            ScheduleSpec(
+                "meta-sync",
+                "rate(1 hour)",
+                "multibuzz.meta_sync",
+                "Meta insights: first fill, then fresh every few hours",
+            ),
         ),
         consumes=(ConsumerSpec("sync", batch_size=1),),
         publishes=("sync", "ingest"),

@@ -13,10 +13,12 @@ from multibuzz.api.routers import (
     commerce,
     conversions,
     coupons,
+    dashboards,
     events,
     health,
     influencers,
     links,
+    meta,
     privacy,
     visitors,
 )
@@ -29,6 +31,6 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (campaigns.router, influencers.router, coupons.router, links.router, clicks.router):
         app.include_router(router)
-    for router in (events.router, visitors.router, privacy.router, commerce.router):
+    for router in (events.router, visitors.router, privacy.router, commerce.router, meta.router, dashboards.router):
         app.include_router(router)
     return app

@@ -2,7 +2,7 @@
 
 The EventBridge schedule ``multibuzz.shopify_fresh`` (every 15 minutes) fans out one message per connected
 store; ``POST /api/v1/settings/manual-sync`` and a new connection queue single runs. functions/sync
-consumes the queue and runs each (multibuzz.commerce.shopify.sync.run).
+consumes the queue and runs each (multibuzz.commerce.shopify.sync.run, multibuzz.commerce.meta.jobs.run_manual).
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def run_message(container: Container, envelope: Envelope) -> dict[str, Any]:
         from multibuzz.commerce.shopify.sync import run
 
         return run(container, integration_id, sync_type, trigger)
+    if sync_type.startswith("meta_"):
+        from multibuzz.commerce.meta.jobs import run_manual
+
+        return run_manual(container, integration_id, sync_type)
     return {"skipped": f"no runner for {sync_type}"}
 
 

@@ -1,5 +1,6 @@
 """Importing this module registers every scheduled job."""
 
 from multibuzz.commerce import jobs as commerce_jobs  # noqa: F401
+from multibuzz.commerce.meta import jobs as meta_jobs  # noqa: F401
 from multibuzz.jobs import retention  # noqa: F401
 from multibuzz.services import model_fits  # noqa: F401

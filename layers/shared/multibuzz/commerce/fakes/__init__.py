@@ -1,1 +1,1 @@
-"""Small real HTTP servers that behave like the third parties (tests and the demo mode use them)."""
+"""Small real HTTP servers that behave like the third parties (Shopify, Meta) for tests and the demo."""
