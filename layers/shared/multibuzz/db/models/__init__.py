@@ -2,6 +2,7 @@
 
 import multibuzz.db.models.influencer  # noqa: F401 - campaigns, influencers, coupons, links, clicks
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
+from multibuzz.db.models.exports import Export
 from multibuzz.db.models.ratelimit import RateBucket
 from multibuzz.db.models.tenancy import (
     Account,
@@ -20,6 +21,7 @@ __all__ = [
     "AttributionCredit",
     "Conversion",
     "Event",
+    "Export",
     "Identity",
     "Invitation",
     "LoginThrottle",
