@@ -204,7 +204,7 @@ def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
 
 # Operations anyone may call. A new operation without credentials must be added here on purpose; if it does
 # take credentials, teach multibuzz.http.openapi._credentials its dependency.
-PUBLIC_PREFIXES = ("/api/v1/auth/", "/api/health-lite", "/r/", "/webhooks/", "/api/v1/exports")
+PUBLIC_PREFIXES = ("/api/v1/auth/", "/api/health-lite", "/r/", "/webhooks/")
 
 
 def test_every_operation_declares_its_credentials(document: dict[str, Any]) -> None:
