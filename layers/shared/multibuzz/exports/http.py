@@ -8,7 +8,6 @@ logins are refused: an export is the whole account's raw data.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -134,7 +133,7 @@ def events_csv(
     start, end = resolve_range(bounds[0], bounds[1], zone(account.timezone if account else "UTC"))
     if end <= start:
         raise InvalidInputError("to must be after from", field="to")
-    filters = ExportFilter(reader.account_id, start, end, as_of=datetime.now(UTC))
+    filters = ExportFilter(reader.account_id, start, end, as_of=container.clock.now())
     cap = container.settings.export_stream_max_rows
     count = int(session.execute(EVENTS.count(filters)).scalar_one())
     if count > cap:
