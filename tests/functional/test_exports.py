@@ -501,3 +501,86 @@ def test_small_ranges_of_events_stream_as_csv_and_large_ones_are_422(
     assert "POST /api/v1/exports" in too_many.json()["message"]
     bad = api.client.get("/api/v1/events/export.csv", params={"from": "soon", "to": "2026-01-02"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "from"
+
+
+_KILLED_CHILD = """
+import sys
+from pathlib import Path
+from multibuzz.adapters.objects.local import LocalObjectStore
+from multibuzz.bootstrap import Container
+from multibuzz.exports.worker import ExportWorker
+from multibuzz.settings import Settings
+
+database_url, data_dir, export_id = sys.argv[1:4]
+container = Container(Settings(stage="test", database_url=database_url, data_dir=Path(data_dir)))
+local = LocalObjectStore(container.settings.resolved_object_dir, "http://unused", b"k")
+
+
+class Paused:
+    def __init__(self, upload):
+        self.upload, self.key, self.upload_id, self.parts = upload, upload.key, upload.upload_id, 0
+
+    def write_part(self, data):
+        self.upload.write_part(data)
+        self.parts += 1
+        if self.parts == 3:  # mid-stream: tell the test, then wait to be killed
+            print("mid-stream", flush=True)
+            sys.stdin.readline()
+
+    def __getattr__(self, name):
+        return getattr(self.upload, name)
+
+
+class Store:
+    def __getattr__(self, name):
+        return getattr(local, name)
+
+    def start_upload(self, key, content_type):
+        return Paused(local.start_upload(key, content_type))
+
+
+ExportWorker.from_container(container, objects=Store(), part_size=1, batch_rows=2).run(export_id)
+"""
+
+
+def test_a_worker_process_killed_with_sigkill_mid_stream_is_retried_exactly(
+    api: Api, container: Container, local_store: LocalObjectStore
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    seeded = _seed(api, container, "Kappa Shop", events_in=20)
+    token = seeded.tenant.owner_token
+    created = _request(api, token, dataset="events", gzip=False)  # a part per cursor partition
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{root / 'layers' / 'shared'}"}
+    env["MULTIBUZZ_LOG_LEVEL"] = "WARNING"
+    # the worker takes the message; visible again at once, as SQS makes it once the visibility timeout passes
+    (held,) = container.local_queue.receive("exports", 1, visibility_timeout=0)
+    export_id = json.loads(held.body)["id"]
+    assert export_id == created["id"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CHILD, container.settings.resolved_database_url,
+         str(container.settings.data_dir), export_id],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root, text=True,
+    )  # fmt: skip
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "mid-stream"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    halfway = _get(api, token, created["id"])
+    assert halfway["status"] == "running" and halfway["attempts"] == 1 and 0 < halfway["rows"] < 20
+    folder = Path(container.settings.resolved_object_dir)
+    assert [p for p in folder.rglob("*") if ".upload-" in p.name], "the killed run left its partial file"
+    # the queue redelivers the message the killed process never settled, to the real handler
+    assert _deliver(container).succeeded == 1
+    export = _get(api, token, created["id"])
+    assert export["attempts"] == 2 and export["rows"] == 20
+    rows = _rows(_download(export)[0], export)
+    assert [r["id"] for r in rows] == seeded.event_ids
+    assert not [p for p in folder.rglob("*") if ".upload-" in p.name], "the stale partial file was removed"
