@@ -68,6 +68,7 @@ class ExportWorker:
     retention_days: int = 7
     max_runs: int = max(1, topology.queue("exports").max_receive_count - 1)
     batch_rows: int = BATCH_ROWS
+    progress_every_rows: int = 50_000  # besides after each part: a gzip part holds ~300k rows
 
     @classmethod
     def from_container(cls, container: Container, **overrides: Any) -> ExportWorker:
@@ -199,12 +200,16 @@ class ExportWorker:
                 conn.exec_driver_sql("SET SESSION net_write_timeout = 3600")
             streaming = conn.execution_options(stream_results=True, yield_per=self.batch_rows)
             result = streaming.execute(claim.dataset.query(claim.filters))
+            reported = 0
             for partition in result.partitions():
                 buffer += encoder.encode(partition)
-                if len(buffer) >= self.part_size:
+                wrote = len(buffer) >= self.part_size
+                if wrote:
                     upload.write_part(bytes(buffer))
                     buffer.clear()
+                if wrote or encoder.rows - reported >= self.progress_every_rows:
                     self._update(claim, rows=encoder.rows, bytes=encoder.bytes)
+                    reported = encoder.rows
             result.close()
         buffer += encoder.finish()
         upload.write_part(bytes(buffer))
