@@ -1,18 +1,21 @@
-"""functions/exports: report exports to S3 with presigned URLs. Not built yet (no open issue).
+"""functions/exports: export requests over HTTP, and the queue-triggered worker that writes them.
 
-The object-store adapters it will use (S3 with presigned URLs, local folder with
-signed URLs) exist and are tested; the export endpoints answer a clear 501.
+HTTP (API Gateway): ``POST/GET /api/v1/exports``, ``GET /api/v1/exports/{export_id}``, and
+``GET /api/v1/events/export.csv`` — a FastAPI app (multibuzz.exports.http) behind Mangum.
+SQS (the exports queue): one export per message, streamed to the object store (multibuzz.exports.worker).
 """
 
-import json
 from typing import Any
+
+from multibuzz.apps import create_exports_app
+from multibuzz.runtime.asgi import LazyAsgiHandler
+
+_http = LazyAsgiHandler(create_exports_app)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "Records" in event:
-        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
-    return {
-        "statusCode": 501,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps({"error": "not_implemented", "message": "exports are not available yet"}),
-    }
+        from multibuzz.exports.worker import handle_export_batch
+
+        return handle_export_batch(event, context)
+    return _http(event, context)

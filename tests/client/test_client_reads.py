@@ -53,12 +53,25 @@ def test_a_failed_export_and_an_unknown_conversion_raise_api_error(fake: FakeMul
 
 
 def test_reads_against_the_local_stack(api: Api, container: Container, gateway: str) -> None:
+    import gzip
+
+    from multibuzz.adapters.objects.local import LocalObjectStore
+
+    from functions.exports.handler import lambda_handler
+    from infra.local.dispatch import deliver_once
+
+    container.__dict__["objects"] = LocalObjectStore(container.settings.resolved_object_dir, gateway, b"k")
     tenant = api.tenant("Reader")
     multibuzz.configure(api_key=tenant.api_key, api_url=gateway, flush_at_exit=False)
     assert multibuzz.attribution(visitor_id="0" * 64) == {"visitor_id": "0" * 64, "conversions": []}
     with pytest.raises(ApiError) as raised:
         multibuzz.exports.create("conversions")
-    assert raised.value.status == 501, "the server's exports function is not built yet"
+    assert raised.value.status == 422, "from and to are required"
+    export = multibuzz.exports.create("conversions", **{"from": "2026-01-01", "to": "2026-01-31"})
+    assert export["status"] == "queued"
+    assert deliver_once(container.local_queue, "exports", lambda_handler, batch_size=1).succeeded == 1
+    data = multibuzz.exports.download(export["id"], wait=5, poll=0.05)
+    assert gzip.decompress(data).decode().startswith("id,conversion_type,occurred_at,")
 
 
 def test_unreachable_multibuzz_is_an_api_error_for_reads() -> None:

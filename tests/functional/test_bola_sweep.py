@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi.routing import iter_route_contexts
 from multibuzz import topology
-from multibuzz.apps import create_api_app, create_events_app
+from multibuzz.apps import create_api_app, create_events_app, create_exports_app
 from multibuzz.bootstrap import Container
 from multibuzz.db.base import Base
 from sqlalchemy import select
@@ -164,6 +164,11 @@ MATRIX: dict[str, Entry] = {
     "GET /api/v1/settings/sync-status": OwnAccount("the token's account", {}),
     "POST /api/v1/settings/manual-sync": OwnAccount(
         "the token's account", refs={"type": "shopify_fresh", "integration_id": "{integration_id}"}),
+    # exports (the exports function)
+    "POST /api/v1/exports": OwnAccount("exports the token's (or read key's) account"),
+    "GET /api/v1/exports": OwnAccount("the token's account", {}),
+    "GET /api/v1/exports/{export_id}": Target(),
+    "GET /api/v1/events/export.csv": OwnAccount("the token's account", {"from": "2000-01-01", "to": "2100-01-01"}),
 }
 
 # Routes of multibuzz.topology served by something other than the two FastAPI apps.
@@ -171,8 +176,10 @@ TOPOLOGY: dict[str, str] = {
     "GET /r/{code}": "public redirect: the link code is the capability",
     "HEAD /r/{code}": "public redirect: the link code is the capability",
     "POST /webhooks/shopify/{topic+}": "Shopify HMAC over the body, no tenant credential",
-    "POST /api/v1/exports": "exports: 501, not built yet",
-    "GET /api/v1/exports/{export_id}": "exports: 501, not built yet",
+    "POST /api/v1/exports": "the exports app: covered by MATRIX",
+    "GET /api/v1/exports": "the exports app: covered by MATRIX",
+    "GET /api/v1/exports/{export_id}": "the exports app: covered by MATRIX",
+    "GET /api/v1/events/export.csv": "the exports app: covered by MATRIX",
     "GET /api/health-lite": "covered by MATRIX",
     "ANY /api/v1/{proxy+}": "the api app: covered by MATRIX",
     "GET /": "web: the public home page, no tenant data",
@@ -187,7 +194,7 @@ _SKIP_METHODS = {"HEAD", "OPTIONS"}
 
 def app_routes() -> list[str]:
     keys = []
-    for app in (create_api_app(), create_events_app()):
+    for app in (create_api_app(), create_events_app(), create_exports_app()):
         for route in iter_route_contexts(app.routes):
             for method in sorted(set(route.methods or ()) - _SKIP_METHODS):
                 keys.append(f"{method} {route.path}")
@@ -260,6 +267,9 @@ def build_world(api: Api, container: Container) -> World:
         session.commit()
         integration_id = shop.id
     invitation = _post(api, "/api/v1/members", a.owner_token, {"email": "pending@alpha-target.test", "role": "member"})
+    export = _post(
+        api, "/api/v1/exports", a.owner_token, {"dataset": "events", "from": "2026-01-01", "to": "2026-01-02"}
+    )
     keys = api.client.get("/api/v1/api-keys", headers=api.auth(a.owner_token)).json()
     members = api.client.get("/api/v1/members", headers=api.auth(a.owner_token)).json()
     member_id = next(m["user_id"] for m in members if m["email"] == "member@alpha-target.test")
@@ -296,6 +306,7 @@ def build_world(api: Api, container: Container) -> World:
         "visitor_id": "alpha-visitor-1",
         "erasure_id": str(erasure["id"]),
         "integration_id": integration_id,
+        "export_id": str(export["id"]),
     }
     secrets = [
         *ids.values(),
@@ -381,7 +392,15 @@ INGEST_ROUTES = {
     "POST /api/v1/identify",
     "POST /api/v1/conversions",
 }
-READ_ROUTES = {"GET /api/v1/conversions/{conversion_id}", "GET /api/v1/conversions"}
+READ_ROUTES = {
+    "GET /api/v1/conversions/{conversion_id}",
+    "GET /api/v1/conversions",
+    # exports: the SDK's exports.create/download (a read-scoped key; ingest-only keys are refused)
+    "POST /api/v1/exports",
+    "GET /api/v1/exports",
+    "GET /api/v1/exports/{export_id}",
+    "GET /api/v1/events/export.csv",
+}
 PRIVACY_ROUTES = {
     "POST /api/v1/privacy/erasures",
     "GET /api/v1/privacy/erasures/{erasure_id}",

@@ -209,7 +209,6 @@ PUBLIC_PREFIXES = (
     "/api/health-lite",
     "/r/",
     "/webhooks/",
-    "/api/v1/exports",
     "/api/v1/integrations/shopify/callback",  # Shopify's query HMAC and our signed state are the credential
 )
 

@@ -78,10 +78,12 @@ class Functions(Construct):
             for queue_name in spec.publishes:
                 runtime.queues.queue(queue_name).grant_send_messages(role)
             if spec.uses_bucket:
-                # put_object, get_object and presigned GETs (signed with this role) are all it does.
+                # put_object, multipart uploads (PutObject covers create/upload part/complete; an abandoned one
+                # is aborted), get_object and presigned GETs (signed with this role) are all it does.
                 role.add_to_principal_policy(
                     iam.PolicyStatement(
-                        actions=["s3:GetObject", "s3:PutObject"], resources=[exports_bucket.arn_for_objects("*")]
+                        actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                        resources=[exports_bucket.arn_for_objects("*")],
                     )
                 )
                 nag.acknowledge(

@@ -68,6 +68,8 @@ class FunctionRuntime:
             "MULTIBUZZ_QUEUE_BACKEND": "sqs",
             "MULTIBUZZ_OBJECT_STORE": "s3",
             "MULTIBUZZ_EXPORTS_BUCKET": self.exports_bucket_name,
+            # An export's expiry in the database matches the bucket's lifecycle rule (storage.py).
+            "MULTIBUZZ_EXPORT_RETENTION_DAYS": str(self.config.export_expiry_days),
             "MULTIBUZZ_LOG_LEVEL": "INFO",
             **{queue_url_setting(name): pair.queue.queue_url for name, pair in self.queues.pairs.items()},
             **self.secrets.environment(),

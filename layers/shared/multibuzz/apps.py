@@ -2,6 +2,7 @@
 
 - the events function's app: tracking ingestion + conversions;
 - the api function's app: management and reporting;
+- the exports function's app: export requests and downloads (its worker is multibuzz.exports.worker);
 - one OpenAPI document for the whole HTTP API (both apps' routes), served by the api function.
 """
 
@@ -28,7 +29,8 @@ def whole_api_openapi(api_app: FastAPI) -> dict[str, Any]:
     from multibuzz.http.openapi import complete
 
     events = create_events_app()
-    routes = [*events.routes, *api_app.routes]
+    exports = create_exports_app()
+    routes = [*events.routes, *exports.routes, *api_app.routes]
     document = get_openapi(
         title="Multibuzz API",
         version=__version__,
@@ -53,4 +55,14 @@ def create_api_app() -> FastAPI:
         return cache["doc"]
 
     app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def create_exports_app() -> FastAPI:
+    """The exports function's HTTP side (its queue side is multibuzz.exports.worker)."""
+    from multibuzz.exports.http import router
+    from multibuzz.http.app import create_app
+
+    app = create_app("Multibuzz exports")
+    app.include_router(router)
     return app

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     local_object_dir: Path | None = None
     exports_bucket: str | None = None
     public_base_url: str = ""
+    # Exports (multibuzz.exports): presigned URL life, how long an export is kept (the S3 lifecycle rule deletes
+    # it then; CDK passes the same number), multipart part size, and the row cap of the streamed events CSV
+    # (a Lambda answer is at most 6 MB).
+    export_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    export_retention_days: int = Field(default=7, ge=1, le=365)
+    export_part_size_mb: int = Field(default=8, ge=5, le=512)
+    export_stream_max_rows: int = Field(default=10_000, ge=1, le=100_000)
 
     # Redirect clicks: an offline IP → country/city database (.mmdb), used when CloudFront's viewer
     # headers are absent (see multibuzz.redirect.geoip). None: no geo for such clicks.

@@ -140,7 +140,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "Report exports to the object store with presigned download URLs",
         memory_mb=1024,
         timeout_seconds=300,
-        routes=("POST /api/v1/exports", "GET /api/v1/exports/{export_id}"),
+        routes=(
+            "POST /api/v1/exports",
+            "GET /api/v1/exports",
+            "GET /api/v1/exports/{export_id}",
+            "GET /api/v1/events/export.csv",
+        ),
         consumes=(ConsumerSpec("exports", batch_size=1),),
         publishes=("exports",),
         uses_bucket=True,

@@ -6,7 +6,7 @@
   (an API key, a user's JWT, either) decides its security requirement and the 401/403 it can answer;
   path parameters, bodies, the gateway's body limit, rate limits and the queue add 404, 400/413/422,
   429 and 503. Every error is documented with the one error body the handlers write (``ErrorBody``).
-- Routes served by plain Lambda handlers (the redirect, the webhook and export stubs) are described
+- Routes served by plain Lambda handlers (the redirect, the webhook stub) are described
   from ``topology`` here, so the one document covers every HTTP route the API Gateway fronts.
 """
 
@@ -268,19 +268,8 @@ _PLAIN_HANDLERS: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "POST /api/v1/exports": {
-        "tags": ["exports"],
-        "summary": "Report exports (not available yet: answers 501)",
-        "responses": {"501": {"description": "Not implemented yet.", "content": {"application/json": {}}}},
-    },
-    "GET /api/v1/exports/{export_id}": {
-        "tags": ["exports"],
-        "summary": "An export's download URL (not available yet: answers 501)",
-        "parameters": [{"name": "export_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-        "responses": {"501": {"description": "Not implemented yet.", "content": {"application/json": {}}}},
-    },
 }
-_FASTAPI_FUNCTIONS = ("events", "api")
+_FASTAPI_FUNCTIONS = ("events", "exports", "api")
 # Functions that answer browsers with HTML pages (multibuzz.web), not API operations: not in the document.
 _PAGE_FUNCTIONS = ("web",)
 

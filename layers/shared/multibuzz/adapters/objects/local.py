@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -37,6 +39,20 @@ class LocalObjectStore:
         tmp.replace(path)
         path.with_suffix(path.suffix + ".content-type").write_text(content_type)
 
+    def start_upload(self, key: str, content_type: str) -> LocalUpload:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return LocalUpload(self, key, secrets.token_hex(16), content_type)
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        self._part_path(key, upload_id).unlink(missing_ok=True)
+
+    def _part_path(self, key: str, upload_id: str) -> Path:
+        if not upload_id.isalnum():
+            raise ValueError(f"invalid upload id {upload_id!r}")
+        path = self._path(key)
+        return path.with_name(f"{path.name}.upload-{upload_id}")
+
     def get(self, key: str) -> bytes:
         path = self._path(key)
         if not path.is_file():
@@ -68,3 +84,30 @@ class LocalObjectStore:
             return False
         expected = self._signature(key, expires_at, filename)
         return hmac.compare_digest(expected, signature) and expires_at >= self._now()
+
+
+class LocalUpload:
+    """Parts appended to a temporary file beside the object; ``complete`` renames it into place (atomic)."""
+
+    def __init__(self, store: LocalObjectStore, key: str, upload_id: str, content_type: str) -> None:
+        self.key = key
+        self.upload_id = upload_id
+        self._store = store
+        self._content_type = content_type
+        self._temp = store._part_path(key, upload_id)
+        self._file = self._temp.open("wb")
+
+    def write_part(self, data: bytes) -> None:
+        self._file.write(data)
+
+    def complete(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        path = self._store._path(self.key)
+        path.with_suffix(path.suffix + ".content-type").write_text(self._content_type)
+        self._temp.replace(path)
+
+    def abort(self) -> None:
+        self._file.close()
+        self._temp.unlink(missing_ok=True)

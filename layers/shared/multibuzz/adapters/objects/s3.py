@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -40,9 +41,48 @@ class S3ObjectStore:
         body: bytes = response["Body"].read()
         return body
 
+    def start_upload(self, key: str, content_type: str) -> S3Upload:
+        created = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ContentType=content_type, ServerSideEncryption="AES256"
+        )
+        return S3Upload(self.client, self.bucket, key, str(created["UploadId"]))
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(self.client.exceptions.NoSuchUpload):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
     def presigned_url(self, key: str, expires_in: int = 3600, filename: str | None = None) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if filename:
             params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
         url: str = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
         return url
+
+
+class S3Upload:
+    """One S3 multipart upload: ``upload_part`` per part (≥ 5 MiB but the last), then complete or abort."""
+
+    def __init__(self, client: Any, bucket: str, key: str, upload_id: str) -> None:
+        self.key = key
+        self.upload_id = upload_id
+        self._client = client
+        self._bucket = bucket
+        self._parts: list[dict[str, Any]] = []
+
+    def write_part(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        answer = self._client.upload_part(
+            Bucket=self._bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data
+        )
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def complete(self) -> None:
+        if not self._parts:  # S3 needs at least one part
+            self.write_part(b"")
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self._parts}
+        )
+
+    def abort(self) -> None:
+        with contextlib.suppress(self._client.exceptions.NoSuchUpload):
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=self.key, UploadId=self.upload_id)

@@ -20,6 +20,7 @@ from multibuzz.db.models.commerce import (
 )
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
 from multibuzz.db.models.privacy import PrivacyRequest
+from multibuzz.db.models.exports import Export
 from multibuzz.db.models.ratelimit import RateBucket
 from multibuzz.db.models.tenancy import (
     Account,
@@ -44,6 +45,7 @@ __all__ = [
     "Event",
     "FactMetaDaily",
     "FactOrder",
+    "Export",
     "Identity",
     "Integration",
     "IntegrationSecret",
