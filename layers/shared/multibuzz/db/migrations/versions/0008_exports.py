@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision = "0008_exports"
-down_revision = "0007_locale"
+down_revision = "0008_privacy"
 branch_labels = None
 depends_on = None
 
