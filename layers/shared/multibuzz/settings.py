@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     conversion_lookup_grace_seconds: float = Field(default=2.0, ge=0, le=10)
     conversion_max_wait_seconds: float = Field(default=10.0, ge=0, le=10)  # ?wait is 0-10 s; this may lower it
 
+    # Reports: the consumer rebuilds the local days its messages touched right after each commit. Off: days
+    # only become stale, and ``python -m multibuzz.reports refresh`` (or a later message) rebuilds them.
+    reports_refresh_in_consumer: bool = True
+
     # Local runner
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

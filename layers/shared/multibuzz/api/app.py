@@ -16,6 +16,7 @@ from multibuzz.api.routers import (
     health,
     influencers,
     links,
+    stats,
     visitors,
 )
 from multibuzz.http.app import create_app
@@ -29,4 +30,5 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (events.router, visitors.router):
         app.include_router(router)
+    app.include_router(stats.router)
     return app

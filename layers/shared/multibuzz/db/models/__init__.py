@@ -3,6 +3,7 @@
 import multibuzz.db.models.influencer  # noqa: F401 - campaigns, influencers, coupons, links, clicks
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
 from multibuzz.db.models.ratelimit import RateBucket
+from multibuzz.db.models.reports import CommissionRule, ReportBucket, ReportRollup
 from multibuzz.db.models.tenancy import (
     Account,
     ApiKey,
@@ -18,6 +19,7 @@ __all__ = [
     "Account",
     "ApiKey",
     "AttributionCredit",
+    "CommissionRule",
     "Conversion",
     "Event",
     "Identity",
@@ -28,6 +30,8 @@ __all__ = [
     "PasswordReset",
     "ProcessedMessage",
     "RateBucket",
+    "ReportBucket",
+    "ReportRollup",
     "User",
     "VisitSession",
     "Visitor",
