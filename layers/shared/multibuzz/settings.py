@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     clicks_queue_url: str | None = None
     webhooks_queue_url: str | None = None
     exports_queue_url: str | None = None
+    # Their dead-letter queues (SQS): read and re-driven by the admin routes (multibuzz.adapters.queue.admin).
+    ingest_dlq_url: str | None = None
+    clicks_dlq_url: str | None = None
+    webhooks_dlq_url: str | None = None
+    exports_dlq_url: str | None = None
 
     # Object store for exports: S3 in AWS, a local folder otherwise.
     object_store: Literal["local", "s3"] = "local"
@@ -163,6 +168,12 @@ class Settings(BaseSettings):
         url = getattr(self, f"{queue}_queue_url", None)
         if not url:
             raise KeyError(f"no URL configured for queue {queue!r}")
+        return str(url)
+
+    def dlq_url(self, queue: str) -> str:
+        url = getattr(self, f"{queue}_dlq_url", None)
+        if not url:
+            raise KeyError(f"no dead-letter queue URL configured for queue {queue!r}")
         return str(url)
 
 

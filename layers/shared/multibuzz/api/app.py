@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from multibuzz.api.routers import (
     accounts,
+    admin,
     api_keys,
     auth,
     campaigns,
@@ -31,4 +32,5 @@ def create_api_app() -> FastAPI:
     for router in (events.router, visitors.router):
         app.include_router(router)
     app.include_router(stats.router)
+    app.include_router(admin.router)
     return app
