@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from multibuzz.db.base import Base, UTCDateTime
@@ -20,25 +20,31 @@ from multibuzz.db.base import Base, UTCDateTime
 
 class ReportRollup(Base):
     __tablename__ = "report_rollups"
+    # Clustered by what reports ask for (account, grain, dimension, metric, day range): a report is one
+    # range scan of the primary key. Rebuilds delete a day through the (account_id, day) index.
     __table_args__ = (
-        Index(
-            "ix_report_rollups_account_id_grain_dimension_metric_day",
+        PrimaryKeyConstraint(
             "account_id",
             "grain",
             "dimension",
             "metric",
             "day",
+            "hour",
+            "dim_value",
+            "sub_key",
+            name="pk_report_rollups",
         ),
+        Index("ix_report_rollups_account_id_day", "account_id", "day"),
     )
 
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    grain: Mapped[str] = mapped_column(String(4), primary_key=True)  # day | hour
-    day: Mapped[date] = mapped_column(Date, primary_key=True)  # local day in the account's zone
-    hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # local hour (0 for the day grain)
-    dimension: Mapped[str] = mapped_column(String(12), primary_key=True)  # all|channel|campaign|influencer|link|pair
-    dim_value: Mapped[str] = mapped_column(String(90), primary_key=True)  # '' = none / not applicable
-    metric: Mapped[str] = mapped_column(String(20), primary_key=True)
-    sub_key: Mapped[str] = mapped_column(String(200), primary_key=True)  # event type, model, funnel step; or ''
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    grain: Mapped[str] = mapped_column(String(4))  # day | hour
+    day: Mapped[date] = mapped_column(Date)  # local day in the account's zone
+    hour: Mapped[int] = mapped_column(Integer)  # local hour (0 for the day grain)
+    dimension: Mapped[str] = mapped_column(String(12))  # all|channel|campaign|influencer|link|pair
+    dim_value: Mapped[str] = mapped_column(String(90))  # '' = none / not applicable
+    metric: Mapped[str] = mapped_column(String(20))
+    sub_key: Mapped[str] = mapped_column(String(200))  # event type, model, funnel step; or ''
     value: Mapped[Decimal] = mapped_column(Numeric(20, 4))
 
 

@@ -35,21 +35,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "account_id",
             "grain",
+            "dimension",
+            "metric",
             "day",
             "hour",
-            "dimension",
             "dim_value",
-            "metric",
             "sub_key",
             name=op.f("pk_report_rollups"),
         ),
     )
     with op.batch_alter_table("report_rollups", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_report_rollups_account_id_grain_dimension_metric_day",
-            ["account_id", "grain", "dimension", "metric", "day"],
-            unique=False,
-        )
+        batch_op.create_index("ix_report_rollups_account_id_day", ["account_id", "day"], unique=False)
     op.create_table(
         "report_buckets",
         sa.Column("account_id", sa.String(length=40), nullable=False),
@@ -87,5 +83,5 @@ def downgrade() -> None:
     op.drop_table("commission_rules")
     op.drop_table("report_buckets")
     with op.batch_alter_table("report_rollups", schema=None) as batch_op:
-        batch_op.drop_index("ix_report_rollups_account_id_grain_dimension_metric_day")
+        batch_op.drop_index("ix_report_rollups_account_id_day")
     op.drop_table("report_rollups")
