@@ -47,6 +47,8 @@ class FunctionSpec:
     publishes: tuple[str, ...] = field(default_factory=tuple)
     uses_database: bool = True
     uses_bucket: bool = False
+    # Reads every queue's depth and its dead letters, and re-drives them (the admin routes).
+    operates_queues: bool = False
 
     @property
     def handler_module(self) -> str:
@@ -129,6 +131,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=30,
         routes=("GET /api/health-lite", "ANY /api/v1/{proxy+}"),
+        operates_queues=True,
     ),
 )
 
