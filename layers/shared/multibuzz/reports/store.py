@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
@@ -107,46 +107,50 @@ def load_day(session: Session, account_id: str, start: datetime, end: datetime) 
             ).where(Click.account_id == account_id, Click.occurred_at >= start, Click.occurred_at < end)
         )
     ]
-    conversions = [
-        ConversionRow(
-            r.id, r.occurred_at, Decimal(r.revenue), r.influencer_id, r.influencer_campaign_id, r.influencer_link_id
+    conversions: list[ConversionRow] = []
+    versions: dict[str, int] = {}  # attributed conversions → their current attribution version
+    for r in session.execute(
+        select(
+            Conversion.id,
+            Conversion.occurred_at,
+            Conversion.revenue,
+            Conversion.influencer_id,
+            Conversion.influencer_campaign_id,
+            Conversion.influencer_link_id,
+            Conversion.status,
+            Conversion.attribution_version,
+        ).where(Conversion.account_id == account_id, Conversion.occurred_at >= start, Conversion.occurred_at < end)
+    ):
+        conversions.append(
+            ConversionRow(
+                r.id,
+                r.occurred_at,
+                Decimal(r.revenue),
+                r.influencer_id,
+                r.influencer_campaign_id,
+                r.influencer_link_id,
+            )
         )
-        for r in session.execute(
-            select(
-                Conversion.id,
-                Conversion.occurred_at,
-                Conversion.revenue,
-                Conversion.influencer_id,
-                Conversion.influencer_campaign_id,
-                Conversion.influencer_link_id,
-            ).where(Conversion.account_id == account_id, Conversion.occurred_at >= start, Conversion.occurred_at < end)
-        )
-    ]
-    credits = [
-        CreditRow(r.conversion_id, r.model, r.channel, Decimal(r.credit), Decimal(r.revenue_credit))
+        if r.status == "attributed":
+            versions[r.id] = r.attribution_version
+    # Credits by conversion id (the unique index), never by a join the planner may run as a full scan.
+    credits: list[CreditRow] = []
+    ids = sorted(versions)
+    for i in range(0, len(ids), 500):
         for r in session.execute(
             select(
                 AttributionCredit.conversion_id,
+                AttributionCredit.version,
                 AttributionCredit.model,
                 AttributionCredit.channel,
                 AttributionCredit.credit,
                 AttributionCredit.revenue_credit,
-            )
-            .join(
-                Conversion,
-                and_(
-                    Conversion.id == AttributionCredit.conversion_id,
-                    Conversion.attribution_version == AttributionCredit.version,
-                ),
-            )
-            .where(
-                Conversion.account_id == account_id,
-                Conversion.occurred_at >= start,
-                Conversion.occurred_at < end,
-                Conversion.status == "attributed",
-            )
-        )
-    ]
+            ).where(AttributionCredit.conversion_id.in_(ids[i : i + 500]))
+        ):
+            if versions[r.conversion_id] == r.version:
+                credits.append(
+                    CreditRow(r.conversion_id, r.model, r.channel, Decimal(r.credit), Decimal(r.revenue_credit))
+                )
     codes = sorted({(s.ref_code or "").lower() for s in sessions} | {(e.ref_code or "").lower() for e in events})
     codes = [c for c in codes if c]
     links: dict[str, LinkRef] = {}
