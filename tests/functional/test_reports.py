@@ -341,3 +341,21 @@ def test_incremental_rollups_equal_a_rebuild_and_redelivery_changes_nothing(api:
     assert rollups(container, account) == []
     rebuild(container.session_factory, container.clock.now(), account, w.today - timedelta(days=2), w.today)
     assert rollups(container, account) == kept
+
+
+def test_without_the_consumer_refresh_the_schedule_rebuilds_the_stale_days(api: Api, container: Container) -> None:
+    from multibuzz import topology
+
+    from infra.local.scheduler import fire
+
+    object.__setattr__(container.settings, "reports_refresh_in_consumer", False)
+    w = seed(api, container)
+    token = w.tenant.owner_token
+    span = {"from": (w.today - timedelta(days=1)).isoformat(), "to": w.today.isoformat()}
+    assert get(api, token, "/api/v1/stats/overview", **span)["current"]["conversions"] == 0, "nothing rebuilt yet"
+    schedule = next(s for f in topology.FUNCTIONS for s in f.schedules if s.name == "reports-refresh")
+    result = fire("sync", schedule)
+    assert result["job"] == "multibuzz.reports_refresh" and result["result"]["days_rebuilt"] >= 1
+    current = get(api, token, "/api/v1/stats/overview", **span)["current"]
+    assert (current["clicks"], current["conversions"], current["revenue"]) == (3, 3, "165.50")
+    assert fire("sync", schedule)["result"]["days_rebuilt"] == 0, "nothing stale any more"

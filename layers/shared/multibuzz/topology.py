@@ -112,6 +112,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         schedules=(
             ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
             ScheduleSpec("retention", "rate(1 day)", "multibuzz.retention", "Apply data retention"),
+            ScheduleSpec(
+                "reports-refresh", "rate(1 minute)", "multibuzz.reports_refresh", "Rebuild stale report rollup days"
+            ),
         ),
         reserved_concurrency=2,
     ),

@@ -1,4 +1,5 @@
 """Importing this module registers every scheduled job."""
 
 from multibuzz.jobs import retention  # noqa: F401
+from multibuzz.reports import jobs as report_jobs  # noqa: F401
 from multibuzz.services import model_fits  # noqa: F401

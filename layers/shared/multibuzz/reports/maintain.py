@@ -83,13 +83,21 @@ def mark_touched(session: Session, messages: Iterable[tuple[str, str, dict[str, 
     return {a for a, ats in instants.items() if ats}
 
 
-def refresh(session_factory: Any, now: datetime, account_ids: Iterable[str] | None = None) -> int:
-    """Rebuild every stale day (of these accounts, or all). Returns the number of days rebuilt."""
+def refresh(
+    session_factory: Any, now: datetime, account_ids: Iterable[str] | None = None, min_seconds: float = 0.0
+) -> int:
+    """Rebuild every stale day (of these accounts, or all) not rebuilt in the last ``min_seconds``.
+    Returns the number of days rebuilt."""
+    since = now - timedelta(seconds=min_seconds) if min_seconds else None
     with session_factory() as session:
         if account_ids is None:
-            todo = stale_days(session)
+            todo = stale_days(session, built_before=since)
         else:
-            todo = [d for account_id in sorted(set(account_ids)) for d in stale_days(session, account_id)]
+            todo = [
+                d
+                for account_id in sorted(set(account_ids))
+                for d in stale_days(session, account_id, built_before=since)
+            ]
     done = 0
     for account_id, day in todo:
         with session_factory() as session:
@@ -128,6 +136,11 @@ def refresh_after_commit(container: Any, account_ids: set[str]) -> None:
     if not account_ids or not container.settings.reports_refresh_in_consumer:
         return
     try:
-        refresh(container.session_factory, container.clock.now(), account_ids)
+        refresh(
+            container.session_factory,
+            container.clock.now(),
+            account_ids,
+            container.settings.reports_refresh_min_seconds,
+        )
     except Exception:
         logger.warning("rollup refresh failed; the days stay stale", exc_info=True)

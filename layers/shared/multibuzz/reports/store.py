@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session
 
@@ -137,7 +137,7 @@ def load_day(session: Session, account_id: str, start: datetime, end: datetime) 
     credits: list[CreditRow] = []
     ids = sorted(versions)
     for i in range(0, len(ids), 500):
-        for r in session.execute(
+        for c in session.execute(
             select(
                 AttributionCredit.conversion_id,
                 AttributionCredit.version,
@@ -147,20 +147,20 @@ def load_day(session: Session, account_id: str, start: datetime, end: datetime) 
                 AttributionCredit.revenue_credit,
             ).where(AttributionCredit.conversion_id.in_(ids[i : i + 500]))
         ):
-            if versions[r.conversion_id] == r.version:
+            if versions[c.conversion_id] == c.version:
                 credits.append(
-                    CreditRow(r.conversion_id, r.model, r.channel, Decimal(r.credit), Decimal(r.revenue_credit))
+                    CreditRow(c.conversion_id, c.model, c.channel, Decimal(c.credit), Decimal(c.revenue_credit))
                 )
     codes = sorted({(s.ref_code or "").lower() for s in sessions} | {(e.ref_code or "").lower() for e in events})
     codes = [c for c in codes if c]
     links: dict[str, LinkRef] = {}
     for i in range(0, len(codes), 500):
-        for r in session.execute(
+        for lnk in session.execute(
             select(TrackingLink.code, TrackingLink.id, TrackingLink.campaign_id, TrackingLink.influencer_id).where(
                 TrackingLink.account_id == account_id, TrackingLink.code.in_(codes[i : i + 500])
             )
         ):
-            links[r.code.lower()] = LinkRef(r.id, r.campaign_id, r.influencer_id)
+            links[lnk.code.lower()] = LinkRef(lnk.id, lnk.campaign_id, lnk.influencer_id)
     return DayInput(sessions, events, clicks, conversions, credits, links)
 
 
@@ -219,10 +219,15 @@ def mark_days(session: Session, account_id: str, days: Iterable[date]) -> None:
         )
 
 
-def stale_days(session: Session, account_id: str | None = None, limit: int = 1000) -> list[tuple[str, date]]:
+def stale_days(
+    session: Session, account_id: str | None = None, limit: int = 1000, built_before: datetime | None = None
+) -> list[tuple[str, date]]:
+    """Stale (account, day) buckets; with ``built_before``, only those not rebuilt since then."""
     query = select(ReportBucket.account_id, ReportBucket.day).where(
         ReportBucket.generation != ReportBucket.built_generation
     )
+    if built_before is not None:
+        query = query.where(or_(ReportBucket.built_at.is_(None), ReportBucket.built_at < built_before))
     if account_id is not None:
         query = query.where(ReportBucket.account_id == account_id)
     return [(r.account_id, r.day) for r in session.execute(query.order_by(ReportBucket.day).limit(limit))]
