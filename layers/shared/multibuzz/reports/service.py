@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from multibuzz.clock import Clock
@@ -66,6 +66,7 @@ class Reports:
             raise NotFoundError("account not found")
         self.locale = Locale(account.timezone or "UTC", account.currency or "USD")
         self.tz = zone(self.locale.timezone)
+        self._rules: dict[tuple[str, str], Rule] | None = None
 
     # -- reading the rollups ------------------------------------------------------------------------
 
@@ -124,13 +125,46 @@ class Reports:
         return {(r[0], r[1], r[2]): Decimal(r[3]) for r in self.session.execute(query)}
 
     def rules(self) -> dict[tuple[str, str], Rule]:
+        if self._rules is not None:
+            return self._rules
         rows = self.session.scalars(select(CommissionRule).where(CommissionRule.account_id == self.account_id))
-        return {(r.campaign_id, r.influencer_id): Rule(r.kind, Decimal(r.value)) for r in rows}
+        self._rules = {(r.campaign_id, r.influencer_id): Rule(r.kind, Decimal(r.value)) for r in rows}
+        return self._rules
 
-    def commissions(self, rng: Range, influencer_id: str | None = None) -> dict[tuple[str, str], Decimal]:
-        """Commission due per (influencer, campaign) pair over the range."""
+    def period_totals(self, current: Range, previous: Range, dimension: str, metrics: Sequence[str]) -> list[Totals]:
+        """``totals`` of two adjacent ranges (previous, then current) in one range scan."""
+        in_current = case((ReportRollup.day >= current.first, 1), else_=0).label("in_current")
+        query = (
+            select(
+                in_current,
+                ReportRollup.dim_value,
+                ReportRollup.metric,
+                ReportRollup.sub_key,
+                func.sum(ReportRollup.value),
+            )
+            .where(
+                ReportRollup.account_id == self.account_id,
+                ReportRollup.grain == "day",
+                ReportRollup.dimension == dimension,
+                ReportRollup.metric.in_(list(metrics)),
+                ReportRollup.day >= previous.first,
+                ReportRollup.day <= current.last,
+            )
+            # by the alias: one expression in the select list, so ONLY_FULL_GROUP_BY (MySQL 8) accepts it
+            .group_by(literal_column("in_current"), ReportRollup.dim_value, ReportRollup.metric, ReportRollup.sub_key)
+        )
+        out: list[Totals] = [{}, {}]
+        for r in self.session.execute(query):
+            out[int(r[0])][(r[1], r[2], r[3])] = Decimal(r[4])
+        return out
+
+    def commissions(
+        self, rng: Range, influencer_id: str | None = None, cells: Totals | None = None
+    ) -> dict[tuple[str, str], Decimal]:
+        """Commission due per (influencer, campaign) pair over the range (or over the ``pair`` cells given)."""
         prefix = f"{influencer_id}|" if influencer_id else None
-        cells = self.totals(rng, "pair", ("conversions", "revenue"), dim_prefix=prefix)
+        if cells is None:
+            cells = self.totals(rng, "pair", ("conversions", "revenue"), dim_prefix=prefix)
         rules = self.rules()
         pairs: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"conversions": ZERO, "revenue": ZERO})
         for (value, metric, _), total in cells.items():
@@ -144,10 +178,7 @@ class Reports:
 
     # -- the stats ------------------------------------------------------------------------------------
 
-    def _overview_block(self, rng: Range) -> dict[str, Any]:
-        cells = self.totals(
-            rng, "all", ("clicks", "unique_clicks", "sessions", "visitors", "events", "conversions", "revenue")
-        )
+    def _overview_block(self, rng: Range, cells: Totals, pairs: Totals) -> dict[str, Any]:
         by: dict[str, Decimal] = defaultdict(Decimal)
         events: dict[str, int] = {}
         for (_, metric, sub), total in cells.items():
@@ -155,7 +186,7 @@ class Reports:
                 events[sub] = count(total)
             else:
                 by[metric] += total
-        due = sum(self.commissions(rng).values(), ZERO)
+        due = sum(self.commissions(rng, cells=pairs).values(), ZERO)
         return {
             "from": rng.first.isoformat(),
             "to": rng.last.isoformat(),
@@ -173,10 +204,14 @@ class Reports:
 
     def overview(self, first: date | None, last: date | None) -> dict[str, Any]:
         rng = self.range(first, last)
+        before = rng.previous()
+        metrics = ("clicks", "unique_clicks", "sessions", "visitors", "events", "conversions", "revenue")
+        old, new = self.period_totals(rng, before, "all", metrics)
+        old_pairs, new_pairs = self.period_totals(rng, before, "pair", ("conversions", "revenue"))
         return {
             **self.locale.head(rng),
-            "current": self._overview_block(rng),
-            "previous": self._overview_block(rng.previous()),
+            "current": self._overview_block(rng, new, new_pairs),
+            "previous": self._overview_block(before, old, old_pairs),
         }
 
     def chart(
