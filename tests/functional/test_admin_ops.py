@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from multibuzz.adapters.queue.base import OutgoingMessage
 from multibuzz.bootstrap import Container
 from multibuzz.consumers.envelope import Envelope
@@ -15,6 +16,11 @@ from multibuzz.db.models.influencer import Click
 
 from infra.local.dispatch import deliver_once, load_handler
 from tests.conftest import Api
+
+
+@pytest.fixture(autouse=True)
+def _refresh_after_every_batch(container: Container) -> None:
+    object.__setattr__(container.settings, "reports_refresh_min_seconds", 0.0)
 
 
 def _broken(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -36,6 +36,7 @@ ZONE = "Asia/Tokyo"
 @pytest.fixture(autouse=True)
 def _no_lookup_grace(container: Container) -> None:
     object.__setattr__(container.settings, "conversion_lookup_grace_seconds", 0.0)
+    object.__setattr__(container.settings, "reports_refresh_min_seconds", 0.0)  # rebuild after every batch
 
 
 @pytest.fixture(autouse=True)
@@ -359,3 +360,26 @@ def test_without_the_consumer_refresh_the_schedule_rebuilds_the_stale_days(api: 
     current = get(api, token, "/api/v1/stats/overview", **span)["current"]
     assert (current["clicks"], current["conversions"], current["revenue"]) == (3, 3, "165.50")
     assert fire("sync", schedule)["result"]["days_rebuilt"] == 0, "nothing stale any more"
+
+
+def test_a_day_rebuilt_moments_ago_waits_for_the_schedule_when_the_consumer_is_throttled(
+    container: Container,
+) -> None:
+    from multibuzz.reports.maintain import refresh
+    from multibuzz.reports.store import mark_days
+    from multibuzz.services.tenancy import Tenancy
+
+    with container.session() as session:
+        account = Tenancy(session, container.clock, container.ids, container.secret_box).create_account(None, "Busy")
+        session.commit()
+    now = container.clock.now()
+    day = now.date()
+    for expected_after_throttled in (1, 0):  # the first rebuild is never throttled (never built); the next is
+        with container.session() as session:
+            mark_days(session, account.id, [day])
+            session.commit()
+        assert refresh(container.session_factory, now, [account.id], min_seconds=3600) == expected_after_throttled
+    assert refresh(container.session_factory, now, [account.id]) == 1, "the schedule (no throttle) rebuilds it"
+    with container.session() as session:
+        bucket = session.get(ReportBucket, (account.id, day))
+        assert bucket is not None and bucket.generation == bucket.built_generation == 2

@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     # only become stale, and ``python -m multibuzz.reports refresh`` (or a later message) rebuilds them.
     reports_refresh_in_consumer: bool = True
     # The consumer leaves a day it rebuilt less than this many seconds ago to the next message or the
-    # one-minute ``reports-refresh`` schedule (a busy account's today is then rebuilt at most this often).
-    reports_refresh_min_seconds: float = Field(default=0.0, ge=0, le=3600)
+    # one-minute ``reports-refresh`` schedule: a busy account's today (whose rebuild reads the whole day) is
+    # rebuilt at most this often instead of after every batch. 0: after every batch (the tests).
+    reports_refresh_min_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     # Local runner
     host: str = "127.0.0.1"
