@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from multibuzz.clock import ensure_utc
-from multibuzz.db.models import Conversion, Identity
+from multibuzz.db.models import Account, Conversion, Identity
 from multibuzz.observability import get_logger
 from multibuzz.reports.store import account_zone, local_day, mark_days, rebuild_bucket, stale_days
 
@@ -76,11 +76,15 @@ def mark_touched(session: Session, messages: Iterable[tuple[str, str, dict[str, 
     instants: dict[str, list[datetime]] = defaultdict(list)
     for kind, account_id, payload in messages:
         instants[account_id] += touched_instants(session, kind, account_id, payload)
+    touched = set()
     for account_id, ats in sorted(instants.items()):
-        if ats:
-            tz = account_zone(session, account_id)
-            mark_days(session, account_id, {local_day(at, tz) for at in ats})
-    return {a for a, ats in instants.items() if ats}
+        name = session.scalar(select(Account.timezone).where(Account.id == account_id)) if ats else None
+        if name is None:
+            continue  # nothing to count, or a message for an unknown account (its handler dropped it)
+        tz = account_zone(session, account_id)
+        mark_days(session, account_id, {local_day(at, tz) for at in ats})
+        touched.add(account_id)
+    return touched
 
 
 def refresh(
