@@ -88,6 +88,9 @@ def test_ranges_rates_and_buckets() -> None:
     with pytest.raises(InvalidInputError) as bad:
         parse_range(date(2026, 6, 2), today, today)
     assert bad.value.field == "from"
+    with pytest.raises(InvalidInputError) as ancient:
+        parse_range(date(1, 1, 1), today, today)
+    assert ancient.value.field == "from"
     with pytest.raises(InvalidInputError) as old:
         check_hourly(Range(date(2026, 5, 1), today), today, 7)
     assert old.value.field == "granularity"

@@ -10,6 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from multibuzz.errors import InvalidInputError
 
 MAX_DAYS = 731
+EARLIEST = date(1971, 1, 1)  # far enough from date.min that a previous period always exists
+LATEST = date(9000, 12, 31)
 CENT = Decimal("0.01")
 RATE = Decimal("0.0001")
 ZERO = Decimal(0)
@@ -30,6 +32,9 @@ class Range:
 
 def parse_range(first: date | None, last: date | None, today: date, default_days: int = 30) -> Range:
     """``from``/``to`` are local dates, inclusive; by default the last ``default_days`` days to today."""
+    for value, name in ((first, "from"), (last, "to")):
+        if value is not None and not EARLIEST <= value <= LATEST:
+            raise InvalidInputError(f"{name} must be between {EARLIEST} and {LATEST}", field=name)
     last = last or today
     first = first or (last - timedelta(days=default_days - 1))
     if first > last:
