@@ -10,7 +10,8 @@ SERVE_STAMP := $(VENV)/.installed-serve
 STAMP := $(VENV)/.installed-dev
 MYSQL_URL ?= mysql+pymysql://root@127.0.0.1:3306/test
 
-.PHONY: setup setup-serve serve test test-sqlite test-mysql lint format bench synth clean db-up browser-up migration client-dist
+.PHONY: setup setup-serve serve test test-sqlite test-mysql lint format bench synth clean db-up browser-up migration client-dist \
+	reports-rebuild reports-refresh
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +77,14 @@ synth: setup
 migration: setup
 	MULTIBUZZ_DATABASE_URL=sqlite:///.multibuzz/autogen.db $(PY) -m alembic upgrade heads
 	MULTIBUZZ_DATABASE_URL=sqlite:///.multibuzz/autogen.db $(PY) -m alembic revision --autogenerate -m "$(m)"
+
+## reports-rebuild: recompute report rollups from raw rows, e.g. make reports-rebuild account=acc_1 from=2026-01-01 to=2026-03-31
+reports-rebuild: setup-serve
+	$(PY) -m multibuzz.reports rebuild --account "$(account)" --from "$(from)" --to "$(to)"
+
+## reports-refresh: rebuild every stale (account, local day) of the report rollups
+reports-refresh: setup-serve
+	$(PY) -m multibuzz.reports refresh
 
 clean:
 	rm -rf .multibuzz cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -169,6 +169,23 @@ MATRIX: dict[str, Entry] = {
     "GET /api/v1/exports": OwnAccount("the token's account", {}),
     "GET /api/v1/exports/{export_id}": Target(),
     "GET /api/v1/events/export.csv": OwnAccount("the token's account", {"from": "2000-01-01", "to": "2100-01-01"}),
+    # reports (rollups of the token's account; owners and members, JWT only)
+    "GET /api/v1/stats/overview": OwnAccount("the token's account", {}),
+    "GET /api/v1/stats/chart": OwnAccount("the token's account", {}),
+    "GET /api/v1/stats/per-influencer": OwnAccount("the token's account", {}),
+    "GET /api/v1/stats/per-campaign": OwnAccount("the token's account", {}),
+    "GET /api/v1/stats/channels": OwnAccount("the token's account", {"model": "all"}),
+    "GET /api/v1/funnels/{funnel}": OwnAccount("{funnel} is an event property value in the token's account", {}),
+    "GET /api/v1/influencer/stats/overview": OwnAccount("the influencer user's own influencer", {}),
+    "GET /api/v1/influencer/stats/chart": OwnAccount("the influencer user's own influencer", {}),
+    "GET /api/v1/campaigns/{campaign_id}/commission": Target(),
+    "PUT /api/v1/campaigns/{campaign_id}/commission": Target({"kind": "rate", "value": "0.5"}),
+    # platform operations (platform admins only; every tenant credential is refused)
+    "GET /api/v1/admin/overview": OwnAccount("platform admins only"),
+    "GET /api/v1/admin/ingestion-errors": OwnAccount("platform admins only"),
+    "GET /api/v1/admin/dlq/{queue}": Target(),
+    "POST /api/v1/admin/dlq/{queue}/redrive": Target(),
+    "POST /api/v1/admin/accounts/{account_id}/coupons/generate": Target({"count": 1}),
 }
 
 # Routes of multibuzz.topology served by something other than the two FastAPI apps.
@@ -208,9 +225,11 @@ def test_every_route_has_an_entry_in_the_matrix() -> None:
     assert not missing, f"routes without a BOLA entry (add one to MATRIX): {missing}"
     assert not stale, f"entries for routes that no longer exist: {stale}"
     with_params = [r for r in routes if "{" in r and not isinstance(MATRIX[r], Target)]
-    assert with_params == ["GET /api/v1/docs/assets/{name}", "POST /api/v1/event/{action}"], (
-        "a route with an id parameter must be a Target"
-    )
+    assert with_params == [
+        "GET /api/v1/docs/assets/{name}",
+        "GET /api/v1/funnels/{funnel}",
+        "POST /api/v1/event/{action}",
+    ], "a route with an id parameter must be a Target"
     topo = {route for route, _function in topology.all_routes()}
     unclassified = sorted(topo - set(TOPOLOGY) - set(MATRIX))
     assert not unclassified, f"topology routes without an entry in TOPOLOGY or MATRIX: {unclassified}"
@@ -307,9 +326,12 @@ def build_world(api: Api, container: Container) -> World:
         "erasure_id": str(erasure["id"]),
         "integration_id": integration_id,
         "export_id": str(export["id"]),
+        "queue": "clicks",
+        "funnel": "checkout",
     }
+    names = {"queue", "funnel"}  # path values that are names, not A's data
     secrets = [
-        *ids.values(),
+        *(v for k, v in ids.items() if k not in names),
         "ALPHA10",
         "alpha.example",
         "member@alpha-target.test",

@@ -33,14 +33,16 @@ def _queue_targets(template: dict[str, Any], resources: list[Any]) -> set[str]:
 def test_functions_publish_only_to_their_declared_queues(template: dict[str, Any], spec: topology.FunctionSpec) -> None:
     statements = cfn.policy_statements_for_role(template, _role_of(template, spec.name))
     allowed = _queue_targets(template, _resources_allowing(statements, "sqs:SendMessage"))
-    assert allowed == set(spec.publishes)
+    redrives = {q.name for q in topology.QUEUES} if spec.operates_queues else set()  # back to their own queue
+    assert allowed == set(spec.publishes) | redrives
 
 
 @pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.name)
 def test_functions_consume_only_their_declared_queues(template: dict[str, Any], spec: topology.FunctionSpec) -> None:
     statements = cfn.policy_statements_for_role(template, _role_of(template, spec.name))
     allowed = _queue_targets(template, _resources_allowing(statements, "sqs:ReceiveMessage"))
-    assert allowed == {c.queue for c in spec.consumes}
+    dead_letters = {f"{q.name}-dlq" for q in topology.QUEUES} if spec.operates_queues else set()
+    assert allowed == {c.queue for c in spec.consumes} | dead_letters
 
 
 @pytest.mark.parametrize("spec", topology.FUNCTIONS, ids=lambda s: s.name)

@@ -77,6 +77,11 @@ class Functions(Construct):
             assert role is not None
             for queue_name in spec.publishes:
                 runtime.queues.queue(queue_name).grant_send_messages(role)
+            if spec.operates_queues:  # admin: depths, dead letters read and re-driven to their own queue
+                for pair in runtime.queues.pairs.values():
+                    pair.queue.grant(role, "sqs:GetQueueAttributes")
+                    pair.queue.grant_send_messages(role)
+                    pair.dlq.grant_consume_messages(role)
             if spec.uses_bucket:
                 # put_object, multipart uploads (PutObject covers create/upload part/complete; an abandoned one
                 # is aborted), get_object and presigned GETs (signed with this role) are all it does.

@@ -37,6 +37,10 @@ def queue_url_setting(queue_name: str) -> str:
     return f"MULTIBUZZ_{queue_name.upper()}_QUEUE_URL"
 
 
+def dlq_url_setting(queue_name: str) -> str:
+    return f"MULTIBUZZ_{queue_name.upper()}_DLQ_URL"
+
+
 @dataclass(frozen=True)
 class FunctionOptions:
     name: str
@@ -72,6 +76,7 @@ class FunctionRuntime:
             "MULTIBUZZ_EXPORT_RETENTION_DAYS": str(self.config.export_expiry_days),
             "MULTIBUZZ_LOG_LEVEL": "INFO",
             **{queue_url_setting(name): pair.queue.queue_url for name, pair in self.queues.pairs.items()},
+            **{dlq_url_setting(name): pair.dlq.queue_url for name, pair in self.queues.pairs.items()},
             **self.secrets.environment(),
         }
         if self.config.public_base_url:

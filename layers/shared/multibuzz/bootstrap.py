@@ -91,6 +91,15 @@ class Container:
         return GroupCommitPublisher(self.local_queue)  # concurrent requests share a transaction
 
     @cached_property
+    def queue_admin(self) -> Any:
+        """Depths, dead letters and redrive of the queues (multibuzz.adapters.queue.admin)."""
+        from multibuzz.adapters.queue.admin import LocalQueueAdmin, SqsQueueAdmin
+
+        if self.settings.queue_backend == "sqs":
+            return SqsQueueAdmin(lambda: self.boto_client("sqs"), self.settings.queue_url, self.settings.dlq_url)
+        return LocalQueueAdmin(self.local_queue)
+
+    @cached_property
     def objects(self) -> ObjectStore:
         if self.settings.object_store == "s3":
             from multibuzz.adapters.objects.s3 import S3ObjectStore

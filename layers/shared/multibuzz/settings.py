@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     exports_queue_url: str | None = None
     privacy_queue_url: str | None = None
     sync_queue_url: str | None = None
+    # Their dead-letter queues (SQS): read and re-driven by the admin routes (multibuzz.adapters.queue.admin).
+    ingest_dlq_url: str | None = None
+    clicks_dlq_url: str | None = None
+    webhooks_dlq_url: str | None = None
+    exports_dlq_url: str | None = None
 
     # Object store for exports: S3 in AWS, a local folder otherwise.
     object_store: Literal["local", "s3"] = "local"
@@ -116,6 +121,13 @@ class Settings(BaseSettings):
     meta_backoff_base_seconds: float = Field(default=2.0, ge=0, le=300)
     meta_backoff_max_seconds: float = Field(default=120.0, ge=0, le=900)
     meta_request_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    # Reports: the consumer rebuilds the local days its messages touched right after each commit. Off: days
+    # only become stale, and ``python -m multibuzz.reports refresh`` (or a later message) rebuilds them.
+    reports_refresh_in_consumer: bool = True
+    # The consumer leaves a day it rebuilt less than this many seconds ago to the next message or the
+    # one-minute ``reports-refresh`` schedule: a busy account's today (whose rebuild reads the whole day) is
+    # rebuilt at most this often instead of after every batch. 0: after every batch (the tests).
+    reports_refresh_min_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     # Local runner
     host: str = "127.0.0.1"
@@ -205,6 +217,12 @@ class Settings(BaseSettings):
         url = getattr(self, f"{queue}_queue_url", None)
         if not url:
             raise KeyError(f"no URL configured for queue {queue!r}")
+        return str(url)
+
+    def dlq_url(self, queue: str) -> str:
+        url = getattr(self, f"{queue}_dlq_url", None)
+        if not url:
+            raise KeyError(f"no dead-letter queue URL configured for queue {queue!r}")
         return str(url)
 
 

@@ -47,6 +47,8 @@ class FunctionSpec:
     publishes: tuple[str, ...] = field(default_factory=tuple)
     uses_database: bool = True
     uses_bucket: bool = False
+    # Reads every queue's depth and its dead letters, and re-drives them (the admin routes).
+    operates_queues: bool = False
 
     @property
     def handler_module(self) -> str:
@@ -130,6 +132,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
                 "multibuzz.meta_sync",
                 "Meta insights: first fill, then fresh every few hours",
             ),
+            ScheduleSpec(
+                "reports-refresh", "rate(1 minute)", "multibuzz.reports_refresh", "Rebuild stale report rollup days"
+            ),
         ),
         consumes=(ConsumerSpec("sync", batch_size=1),),
         publishes=("sync", "ingest"),
@@ -157,6 +162,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         timeout_seconds=30,
         routes=("GET /api/health-lite", "ANY /api/v1/{proxy+}"),
         publishes=("privacy", "sync"),
+        operates_queues=True,
     ),
     FunctionSpec(
         "web",

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from multibuzz.api.routers import (
     accounts,
+    admin,
     api_keys,
     auth,
     campaigns,
@@ -20,6 +21,7 @@ from multibuzz.api.routers import (
     links,
     meta,
     privacy,
+    stats,
     visitors,
 )
 from multibuzz.http.app import create_app
@@ -33,4 +35,6 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (events.router, visitors.router, privacy.router, commerce.router, meta.router, dashboards.router):
         app.include_router(router)
+    app.include_router(stats.router)
+    app.include_router(admin.router)
     return app

@@ -26,6 +26,7 @@ from multibuzz.bootstrap import get_container
 from multibuzz.consumers.envelope import Envelope
 from multibuzz.consumers.registry import batch_handler_for, handler_for
 from multibuzz.observability import get_logger
+from multibuzz.reports.maintain import mark_touched, refresh_after_commit
 
 logger = get_logger()
 
@@ -37,6 +38,7 @@ def process_record(record: SQSRecord) -> None:
     with container.session() as session:
         try:
             handler(envelope, session, container)
+            touched = mark_touched(session, [(envelope.kind, envelope.account_id, envelope.payload)])
             session.commit()
         except Exception:
             session.rollback()
@@ -45,6 +47,7 @@ def process_record(record: SQSRecord) -> None:
                 extra={"kind": envelope.kind, "message_id": record.message_id, "account_id": envelope.account_id},
             )
             raise
+    refresh_after_commit(container, touched)
 
 
 def _try_batch(records: list[dict[str, Any]]) -> bool:
@@ -73,12 +76,14 @@ def _try_batch(records: list[dict[str, Any]]) -> bool:
             else:
                 for envelope, handler in zip(envelopes, handlers, strict=True):
                     handler(envelope, session, container)
+            touched = mark_touched(session, [(e.kind, e.account_id, e.payload) for e in envelopes])
             session.commit()
-            return True
         except Exception:
             session.rollback()
             logger.warning("batch transaction failed; retrying record by record", exc_info=True)
             return False
+    refresh_after_commit(container, touched)
+    return True
 
 
 def handle_sqs_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from multibuzz.db.models.conversions import AttributionCredit, Conversion, Model
 from multibuzz.db.models.privacy import PrivacyRequest
 from multibuzz.db.models.exports import Export
 from multibuzz.db.models.ratelimit import RateBucket
+from multibuzz.db.models.reports import CommissionRule, ReportBucket, ReportRollup
 from multibuzz.db.models.tenancy import (
     Account,
     ApiKey,
@@ -38,6 +39,7 @@ __all__ = [
     "AdAccount",
     "ApiKey",
     "AttributionCredit",
+    "CommissionRule",
     "Conversion",
     "DailyMetaMetrics",
     "DailyShopifyMetrics",
@@ -64,6 +66,8 @@ __all__ = [
     "ShopifyWebhookRaw",
     "SyncCursor",
     "SyncRun",
+    "ReportBucket",
+    "ReportRollup",
     "User",
     "VisitSession",
     "Visitor",
