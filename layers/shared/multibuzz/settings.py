@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     clicks_dlq_url: str | None = None
     webhooks_dlq_url: str | None = None
     exports_dlq_url: str | None = None
+    privacy_dlq_url: str | None = None
+    sync_dlq_url: str | None = None
 
     # Object store for exports: S3 in AWS, a local folder otherwise.
     object_store: Literal["local", "s3"] = "local"
