@@ -18,6 +18,7 @@ from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher
 from multibuzz.observability import get_logger
 from multibuzz.redirect.journal import ClickJournal, JournalShipper
 from multibuzz.redirect.spool import ClickSpool
+from multibuzz.telemetry import metrics
 
 QUEUE = "clicks"
 logger = get_logger("redirect")
@@ -36,6 +37,7 @@ def send_or_spool(queue: QueuePublisher, spool: ClickSpool, bodies: list[str]) -
     if refused:
         logger.warning("clicks queue unavailable; clicks spooled", extra={"reason": reason, "count": len(refused)})
         spool.append(refused)
+        metrics.count(metrics.Metric.CLICKS_SPOOLED, len(refused))
     return len(refused)
 
 
@@ -74,6 +76,7 @@ class JournalClickPublisher:
         except OSError:  # the journal's disk refused: the fsync-ed spool is the last resort
             logger.exception("click journal append failed; click spooled")
             self._spool.append([body])
+            metrics.count(metrics.Metric.CLICKS_SPOOLED)
 
     def flush(self) -> None:
         """Ship the journal now, in this process (tests, ``replay-clicks``); the queue being down keeps it."""
