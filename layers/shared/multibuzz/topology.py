@@ -110,6 +110,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         schedules=(
             ScheduleSpec("model-refit", "rate(1 day)", "multibuzz.refit_models", "Refit Markov/Shapley models"),
             ScheduleSpec("retention", "rate(1 day)", "multibuzz.retention", "Apply data retention"),
+            ScheduleSpec(
+                "watchdog", "rate(15 minutes)", "multibuzz.watchdog", "Business signals: accounts gone silent"
+            ),
         ),
         reserved_concurrency=2,
     ),

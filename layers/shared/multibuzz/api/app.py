@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from multibuzz.api.routers import (
     accounts,
+    admin_metrics,
     api_keys,
     auth,
     campaigns,
@@ -27,6 +28,6 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (campaigns.router, influencers.router, coupons.router, links.router, clicks.router):
         app.include_router(router)
-    for router in (events.router, visitors.router):
+    for router in (events.router, visitors.router, admin_metrics.router):
         app.include_router(router)
     return app

@@ -225,9 +225,10 @@ def _print(line: str) -> None:
 
 
 def _stage() -> str:
-    from multibuzz.settings import get_settings
+    """The stage of the process's container (its settings, validated at cold start)."""
+    from multibuzz.bootstrap import get_container
 
-    return str(get_settings().stage)
+    return str(get_container().settings.stage)
 
 
 def emf_document(function: str, dims: Dimensions, items: Iterable[tuple[Metric, float | list[float]]]) -> str:
