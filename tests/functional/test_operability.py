@@ -10,12 +10,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from multibuzz.adapters.queue.base import QueueUnavailableError
 from multibuzz.bootstrap import Container
+from multibuzz.redirect.cache import LinkSnapshot, TtlCache
+from multibuzz.redirect.publisher import DirectClickPublisher
+from multibuzz.redirect.service import Redirector
 from multibuzz.telemetry import metrics
 from multibuzz.telemetry.invocation import reset_cold_starts
 
 from infra.local.dispatch import deliver_once, load_handler
 from tests.conftest import Api, Tenant
+from tests.functional.test_redirect_handler import event as redirect_event
+from tests.functional.test_redirect_handler import make_link
 
 VISITOR = "b" * 64
 URL = "https://shop.example/"
@@ -191,3 +197,57 @@ def test_admin_metrics_summarises_what_was_flushed_for_platform_admins_only(
     assert rows[("attribution", "EventsStored")]["sum"] == 1
     batch = rows[("attribution", "BatchSize")]
     assert (batch["dimensions"], batch["samples"], batch["p50"], batch["max"]) == ({"queue": "ingest"}, 1, 1, 1)
+
+
+class _DownQueue:
+    """The clicks queue unreachable (the redirect then spools the click)."""
+
+    def send_batch(self, queue: str, messages: Any) -> Any:
+        raise QueueUnavailableError("connection refused")
+
+
+def test_redirect_metrics_cache_hits_misses_and_spooled_clicks(container: Container, emf: list[str]) -> None:
+    link = make_link(container)
+    redirector = Redirector(lambda: container, cache=TtlCache[LinkSnapshot](), journal=False)
+    for _ in range(2):
+        assert redirector(redirect_event(link.code))["statusCode"] == 302
+    spool = redirector.spool(container)
+    redirector._publishers[id(container)] = DirectClickPublisher(lambda: _DownQueue(), spool)  # type: ignore[arg-type]
+    assert redirector(redirect_event(link.code))["statusCode"] == 302
+    assert redirector(redirect_event("nosuchcode"))["statusCode"] == 404
+    drain(container)
+    metrics.flush()
+    counted = {key: sum(values) for key, values in totals(emf).items() if key[1] != "BatchSize"}
+    assert counted == {
+        ("redirect", "ColdStarts", ()): 1,
+        ("redirect", "Redirects", ()): 3,
+        ("redirect", "RedirectCacheMisses", ()): 2,  # the link's first lookup, the unknown code
+        ("redirect", "RedirectCacheHits", ()): 2,
+        ("redirect", "ClicksSpooled", ()): 1,
+        ("attribution", "ColdStarts", ()): 1,
+        ("attribution", "ClicksRecorded", ()): 2,
+    }
+
+
+def test_the_watchdog_counts_accounts_that_went_silent(api: Api, container: Container, emf: list[str]) -> None:
+    from datetime import timedelta
+
+    from multibuzz.jobs import watchdog
+
+    chatty, quiet = api.tenant("Chatty"), api.tenant("Quiet")
+    two_hours_ago = (container.clock.now() - timedelta(hours=2)).isoformat()
+    for tenant in (chatty, quiet):
+        post(
+            api,
+            tenant,
+            "/api/v1/events",
+            {"events": [{"event_type": "page_view", "visitor_id": VISITOR, "timestamp": two_hours_ago}] * 3},
+        )
+    post(api, chatty, "/api/v1/events", {"event_type": "page_view", "visitor_id": VISITOR})
+    drain(container)
+    emf.clear()
+    handler = load_handler("sync")
+    result = handler({"detail-type": "multibuzz.watchdog", "detail": {"min_weekly_events": 3}}, None)
+    assert result["result"] == {"silent_accounts": [quiet.account_id]}
+    assert totals(emf)[("sync", "SilentAccounts", ())] == [1]
+    assert watchdog.silent_accounts(container, min_weekly_events=4) == [], "3 events a week is not its habit at 4"
