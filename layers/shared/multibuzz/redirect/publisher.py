@@ -18,7 +18,7 @@ from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher
 from multibuzz.observability import get_logger
 from multibuzz.redirect.journal import ClickJournal, JournalShipper
 from multibuzz.redirect.spool import ClickSpool
-from multibuzz.telemetry import metrics
+from multibuzz.telemetry import correlation, metrics
 
 QUEUE = "clicks"
 logger = get_logger("redirect")
@@ -29,7 +29,8 @@ def send_or_spool(queue: QueuePublisher, spool: ClickSpool, bodies: list[str]) -
     refused = bodies
     reason = "rejected"
     try:
-        results = queue.send_batch(QUEUE, [OutgoingMessage(body) for body in bodies])
+        attributes = correlation.message_attributes()  # the redirect's request id (SQS path)
+        results = queue.send_batch(QUEUE, [OutgoingMessage(body, attributes=attributes) for body in bodies])
         taken = {result.index for result in results if result.ok}
         refused = [body for index, body in enumerate(bodies) if index not in taken]
     except Exception as exc:  # QueueUnavailableError or anything else the adapter raises

@@ -33,7 +33,7 @@ from multibuzz.redirect.publisher import ClickPublisher, DirectClickPublisher, J
 from multibuzz.redirect.spool import ClickSpool, FileClickSpool
 from multibuzz.telemetry import metrics
 from multibuzz.telemetry.correlation import from_http_event
-from multibuzz.telemetry.invocation import invocation
+from multibuzz.telemetry.invocation import begin, end
 
 QUEUE = "clicks"
 MAX_UA = 512
@@ -125,8 +125,11 @@ class Redirector:
     # -- the handler ---------------------------------------------------------------------
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         # No tracer here (its import and client patching cost more than the redirect's cold-start budget).
-        with invocation("redirect", from_http_event(event), trace=False):
+        token = begin("redirect", from_http_event(event))
+        try:
             return self._serve(event)
+        finally:
+            end(token)
 
     def _serve(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:

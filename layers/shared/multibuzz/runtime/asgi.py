@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
+from multibuzz.telemetry import tracing
 from multibuzz.telemetry.correlation import from_http_event
-from multibuzz.telemetry.invocation import invocation
+from multibuzz.telemetry.invocation import begin, end
 
 if TYPE_CHECKING:
     from multibuzz.runtime.direct import DirectRoutes
@@ -59,8 +60,14 @@ class LazyAsgiHandler:
         return direct if direct is not None and direct.serves(event) else None
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with invocation(self.name, from_http_event(event)):
+        token = begin(self.name, from_http_event(event))
+        try:
+            if tracing.tracer() is not None:  # inside Lambda: the invocation's subsegment
+                with tracing.traced(self.name):
+                    return self._call(event, context)
             return self._call(event, context)
+        finally:
+            end(token)
 
     def _call(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         handler = self._mangum()
@@ -77,8 +84,11 @@ class LazyAsgiHandler:
 
     async def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The invocation on the running loop: Mangum's own event handler and HTTP cycle, awaited."""
-        with invocation(self.name, from_http_event(event)):
+        token = begin(self.name, from_http_event(event))
+        try:
             return await self._invoke(event, context)
+        finally:
+            end(token)
 
     async def _invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         mangum = self._mangum()

@@ -1,22 +1,26 @@
 """The frame every Lambda handler runs in: its function name, the correlation id, cold starts, the flush.
 
-    with invocation("attribution", correlation_id=None, flush=True):   # consumers and jobs: per batch
-    with invocation("events", correlation.from_http_event(event)):      # HTTP: flush when due
+    token = begin("events", correlation.from_http_event(event))
+    try: ... finally: end(token)                     # HTTP: flush when due
+    with invocation("attribution", None, flush=True):   # consumers and jobs: flush per batch / run
 
-Costs a few context-variable writes per call; nothing is serialised unless a flush is due.
+``begin``/``end`` cost a few context-variable writes and a clock read per request (the ingestion and
+redirect paths use them directly, without a generator-based context manager); nothing is serialised
+unless a flush is due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import Token
 
 from multibuzz.telemetry import correlation, metrics, tracing
 
 _started: set[str] = set()
 
 
-def _begin(function: str, correlation_id: str | None) -> object:
+def begin(function: str, correlation_id: str | None) -> Token[str | None]:
     metrics.set_function(function)
     if function not in _started:  # the first invocation of this function in this process
         _started.add(function)
@@ -24,8 +28,8 @@ def _begin(function: str, correlation_id: str | None) -> object:
     return correlation.set_current(correlation_id)
 
 
-def _end(token: object, flush: bool) -> None:
-    correlation.reset(token)  # type: ignore[arg-type]
+def end(token: Token[str | None], flush: bool = False) -> None:
+    correlation.reset(token)
     if flush:
         metrics.flush()
     else:
@@ -34,15 +38,15 @@ def _end(token: object, flush: bool) -> None:
 
 @contextmanager
 def invocation(function: str, correlation_id: str | None, *, flush: bool = False, trace: bool = True) -> Iterator[None]:
-    token = _begin(function, correlation_id)
+    token = begin(function, correlation_id)
     try:
-        if trace:
+        if trace and tracing.tracer() is not None:
             with tracing.traced(function):
                 yield
         else:
             yield
     finally:
-        _end(token, flush)
+        end(token, flush)
 
 
 def reset_cold_starts() -> None:

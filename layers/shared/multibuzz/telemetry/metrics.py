@@ -17,7 +17,6 @@ process-wide ``summary()``, which ``GET /api/v1/admin/metrics`` shows (locally: 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -29,7 +28,6 @@ from enum import StrEnum
 from typing import Any
 
 NAMESPACE = "Multibuzz"
-DEFAULT_FLUSH_SECONDS = 10.0
 MAX_VALUES_PER_DOCUMENT = 100  # EMF: at most 100 values of one metric in one document
 
 
@@ -122,7 +120,7 @@ class Recorder:
         self._values: dict[_Key, list[float]] = {}
         self._summary: dict[_Key, _Stats] = {}
         self._last_flush = time.monotonic()
-        self.flush_seconds = float(os.environ.get("MULTIBUZZ_METRICS_FLUSH_SECONDS", DEFAULT_FLUSH_SECONDS))
+        self.flush_seconds: float | None = None  # settings.metrics_flush_seconds, read on the first check
         self.sink: Callable[[str], None] = _print
         self.started = time.time()
 
@@ -148,10 +146,13 @@ class Recorder:
     # -- flushing ----------------------------------------------------------------------------------
     def flush_due(self) -> None:
         """Flush when ``flush_seconds`` have passed since the last flush (the HTTP functions' policy)."""
-        if time.monotonic() - self._last_flush >= self.flush_seconds:
+        interval = self.flush_seconds
+        if interval is None:
+            interval = self.flush_seconds = _settings_flush_seconds()
+        if time.monotonic() - self._last_flush >= interval:
             self.flush()
 
-    def flush(self) -> int:
+    def flush(self, *, stage: str | None = None) -> int:
         """Print what was recorded as EMF documents; returns how many were printed."""
         with self._lock:
             counts, self._counts = self._counts, {}
@@ -165,7 +166,8 @@ class Recorder:
         for (function, metric, dims), observed in values.items():
             for start in range(0, len(observed), MAX_VALUES_PER_DOCUMENT):
                 groups.setdefault((function, dims), []).append((metric, observed[start : start + 100]))
-        documents = [emf_document(function, dims, items) for (function, dims), items in groups.items()]
+        stage = stage or _stage()
+        documents = [emf_document(function, dims, items, stage=stage) for (function, dims), items in groups.items()]
         with self._lock:
             for (function, metric, dims), total in counts.items():
                 self._stats((function, metric, dims)).add(total)
@@ -231,13 +233,21 @@ def _stage() -> str:
     return str(get_container().settings.stage)
 
 
-def emf_document(function: str, dims: Dimensions, items: Iterable[tuple[Metric, float | list[float]]]) -> str:
+def _settings_flush_seconds() -> float:
+    from multibuzz.bootstrap import get_container
+
+    return float(get_container().settings.metrics_flush_seconds)
+
+
+def emf_document(
+    function: str, dims: Dimensions, items: Iterable[tuple[Metric, float | list[float]]], *, stage: str
+) -> str:
     """One EMF line, serialised by Powertools' CloudWatch EMF provider (the provider behind ``Metrics``)."""
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
     provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service="")  # no implicit "service" dimension
     provider.add_dimension("function", function)
-    provider.add_dimension("stage", _stage())
+    provider.add_dimension("stage", stage)
     for name, dimension in dims:
         provider.add_dimension(name, dimension)
     for metric, value in items:
