@@ -33,10 +33,10 @@ def reset(token: Token[str | None]) -> None:
 
 def from_http_event(event: Mapping[str, Any]) -> str | None:
     context = event.get("requestContext")
-    if isinstance(context, Mapping):
+    if type(context) is dict:  # exact type: an ABC isinstance check per request costs more than the rest
         request_id = context.get("requestId")
-        if isinstance(request_id, str) and request_id:
-            return request_id
+        if type(request_id) is str and request_id:
+            return request_id[:MAX_LENGTH]
     return None
 
 

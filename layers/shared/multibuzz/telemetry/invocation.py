@@ -20,16 +20,22 @@ from multibuzz.telemetry import correlation, metrics, tracing
 _started: set[str] = set()
 
 
+_set_function = metrics._function.set
+_set_correlation = correlation._current.set
+_reset_correlation = correlation._current.reset
+
+
 def begin(function: str, correlation_id: str | None) -> Token[str | None]:
-    metrics.set_function(function)
+    """``correlation_id`` as ``correlation.from_http_event`` returns it (already bounded) or None."""
+    _set_function(function)
     if function not in _started:  # the first invocation of this function in this process
         _started.add(function)
         metrics.count(metrics.Metric.COLD_STARTS)
-    return correlation.set_current(correlation_id)
+    return _set_correlation(correlation_id)
 
 
 def end(token: Token[str | None], flush: bool = False) -> None:
-    correlation.reset(token)
+    _reset_correlation(token)
     if flush:
         metrics.flush()
     else:

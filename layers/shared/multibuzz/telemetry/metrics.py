@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+_monotonic = time.monotonic
 NAMESPACE = "Multibuzz"
 MAX_VALUES_PER_DOCUMENT = 100  # EMF: at most 100 values of one metric in one document
 
@@ -131,8 +132,9 @@ class Recorder:
             pending.append((False, metric, value, dimensions))
             return
         key = (_function.get(), metric, dimensions)
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + value
+        with self._lock:  # (the dict is read inside: flush swaps it)
+            counts = self._counts
+            counts[key] = counts.get(key, 0) + value
 
     def observe(self, metric: Metric, value: float, dimensions: Dimensions = ()) -> None:
         pending = _pending.get()
@@ -149,7 +151,7 @@ class Recorder:
         interval = self.flush_seconds
         if interval is None:
             interval = self.flush_seconds = _settings_flush_seconds()
-        if time.monotonic() - self._last_flush >= interval:
+        if _monotonic() - self._last_flush >= interval:
             self.flush()
 
     def flush(self, *, stage: str | None = None) -> int:

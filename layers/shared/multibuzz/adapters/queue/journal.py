@@ -83,7 +83,11 @@ def _header(queue: str, group_id: str | None, dedup_id: str | None, attributes: 
     group = "null" if group_id is None else _STRING(group_id)
     dedup = "null" if dedup_id is None else _STRING(dedup_id)
     if attributes:
-        pairs = ",".join(f"{_STRING(key)}:{_STRING(value)}" for key, value in attributes.items())
+        if len(attributes) == 1:  # the correlation id: no generator, no join
+            ((key, value),) = attributes.items()
+            pairs = f"{_STRING(key)}:{_STRING(value)}"
+        else:
+            pairs = ",".join(f"{_STRING(key)}:{_STRING(value)}" for key, value in attributes.items())
         return f'{{"q":{_STRING(queue)},"g":{group},"d":{dedup},"a":{{{pairs}}}}}'
     return f'{{"q":{_STRING(queue)},"g":{group},"d":{dedup}}}'
 
