@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -251,3 +252,21 @@ def test_the_watchdog_counts_accounts_that_went_silent(api: Api, container: Cont
     assert result["result"] == {"silent_accounts": [quiet.account_id]}
     assert totals(emf)[("sync", "SilentAccounts", ())] == [1]
     assert watchdog.silent_accounts(container, min_weekly_events=4) == [], "3 events a week is not its habit at 4"
+
+
+def test_the_local_runner_flushes_counters_when_requests_stop(container: Container, emf: list[str]) -> None:
+    from infra.local.scheduler import SchedulerThread
+
+    metrics.set_function("events")
+    metrics.count(metrics.Metric.EVENTS_ACCEPTED, 4)
+    scheduler = SchedulerThread()
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not emf and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+        scheduler.join(timeout=10)
+        metrics.set_function("unknown")
+    assert totals(emf) == {("events", "EventsAccepted", ()): [4]}
