@@ -270,3 +270,26 @@ def test_the_local_runner_flushes_counters_when_requests_stop(container: Contain
         scheduler.join(timeout=10)
         metrics.set_function("unknown")
     assert totals(emf) == {("events", "EventsAccepted", ()): [4]}
+
+
+def test_a_poison_message_is_one_partial_failure(container: Container, emf: list[str]) -> None:
+    from multibuzz.adapters.queue.base import OutgoingMessage
+
+    container.local_queue.send_batch(
+        "clicks", [OutgoingMessage('{"kind": "click.record"}'), OutgoingMessage('{"kind": "no.such.kind", "x": 1}')]
+    )
+    report = deliver_once(container.local_queue, "clicks", load_handler("attribution"), batch_size=10, max_attempts=1)
+    assert (report.received, report.succeeded, report.dead) == (2, 0, 2)
+    metrics.flush()
+    got = totals(emf)
+    assert got[("attribution", "BatchPartialFailures", (("queue", "clicks"),))] == [2]
+    assert got[("attribution", "BatchSize", (("queue", "clicks"),))] == [2]
+
+    emf.clear()
+    unknown_link = {"click_id": "clk_1", "link_id": "lnk_gone", "occurred_at": "2026-12-01T10:00:00+00:00"}
+    good = json.dumps({"kind": "click.record", "id": "clk_1", "account_id": "acc_x", "payload": unknown_link})
+    container.local_queue.send_batch("clicks", [OutgoingMessage(good), OutgoingMessage('{"kind": "click.record"}')])
+    report = deliver_once(container.local_queue, "clicks", load_handler("attribution"), batch_size=2)
+    assert (report.received, report.succeeded) == (2, 1)
+    metrics.flush()
+    assert totals(emf)[("attribution", "BatchPartialFailures", (("queue", "clicks"),))] == [1]

@@ -131,7 +131,11 @@ def handle_sqs_batch(event: dict[str, Any], context: Any, *, function: str = FUN
         records = event.get("Records") or []
         dimensions = (("queue", queue_name(records)),)
         metrics.observe(metrics.Metric.BATCH_SIZE, len(records), dimensions)
-        response = _handle(event, context, records)
+        try:
+            response = _handle(event, context, records)
+        except Exception:  # every record failed (Powertools raises): the whole batch returns to the queue
+            metrics.count(metrics.Metric.BATCH_PARTIAL_FAILURES, len(records), dimensions)
+            raise
         metrics.count(metrics.Metric.BATCH_PARTIAL_FAILURES, len(response["batchItemFailures"]), dimensions)
         return response
 
