@@ -293,3 +293,22 @@ def test_a_poison_message_is_one_partial_failure(container: Container, emf: list
     assert (report.received, report.succeeded) == (2, 1)
     metrics.flush()
     assert totals(emf)[("attribution", "BatchPartialFailures", (("queue", "clicks"),))] == [1]
+
+
+def test_an_unattributable_conversion_counts_as_failed(api: Api, container: Container, emf: list[str]) -> None:
+    from datetime import UTC, datetime
+
+    from tests.functional.test_conversion_hardening import _stored_pending
+    from tests.functional.test_conversions import seed_visitor
+
+    tenant = api.tenant("Failing")
+    seed_visitor(container, tenant.account_id, "client-visitor-7", [("email", 1)])
+    _stored_pending(container, tenant.account_id, "client-visitor-7", datetime(1, 1, 1, tzinfo=UTC))
+    post(api, tenant, "/api/v1/conversions", {"conversion_type": "purchase", "visitor_id": "client-visitor-7"})
+    emf.clear()
+    drain(container)
+    metrics.flush()
+    got = totals(emf)
+    assert got[("attribution", "ConversionsFailed", ())] == [1]
+    assert got[("attribution", "ConversionsAttributed", ())] == [1]
+    assert len(got[("attribution", "AttributionLag", ())]) == 1, "a lag only for the attributed one"
