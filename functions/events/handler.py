@@ -18,4 +18,4 @@ DIRECT_ROUTES = (
     "GET /api/v1/validate",
 )
 
-lambda_handler = LazyAsgiHandler(create_events_app, direct=DIRECT_ROUTES)
+lambda_handler = LazyAsgiHandler(create_events_app, direct=DIRECT_ROUTES, name="events")

@@ -14,6 +14,8 @@ from multibuzz.commerce.jobs import run_message
 from multibuzz.consumers.envelope import Envelope
 from multibuzz.jobs.registry import job_for
 from multibuzz.observability import get_logger
+from multibuzz.telemetry import tracing
+from multibuzz.telemetry.invocation import invocation
 
 logger = get_logger("sync")
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -30,7 +32,9 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             event=event, record_handler=record_handler, processor=processor, context=context
         )
     detail_type = str(event.get("detail-type", ""))
-    job = job_for(detail_type)
-    result = job(get_container(), dict(event.get("detail") or {}))
-    logger.info("job finished", extra={"job": detail_type, "result": result})
+    with invocation("sync", str(event.get("id") or "") or None, flush=True):
+        tracing.annotate("message_kind", detail_type)
+        job = job_for(detail_type)
+        result = job(get_container(), dict(event.get("detail") or {}))
+        logger.info("job finished", extra={"job": detail_type, "result": result})
     return {"job": detail_type, "result": result}

@@ -16,7 +16,9 @@ REASONS: dict[str, str] = {
     "AwsSolutions-IAM5[Resource::*]": (
         "Only the VPC ENI actions (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DeleteNetworkInterface, "
         "Assign/UnassignPrivateIpAddresses) are granted on *: EC2 supports no resource-level scoping for them and "
-        "Lambda needs them to attach the function to the VPC (the same grant as AWSLambdaVPCAccessExecutionRole)."
+        "Lambda needs them to attach the function to the VPC (the same grant as AWSLambdaVPCAccessExecutionRole); "
+        "and X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords, which active tracing needs and which "
+        "X-Ray does not scope to resources either (the same grant as AWSXRayDaemonWriteAccess)."
     ),
     "AwsSolutions-IAM5[exports-objects]": (
         "Export object keys are generated per export, so the exports function gets s3:GetObject and s3:PutObject "

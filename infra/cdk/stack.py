@@ -87,6 +87,8 @@ class MultibuzzStack(Stack):
         for spec in topology.FUNCTIONS:
             monitoring.watch_function(spec.name, functions.by_name[spec.name], serves_http=bool(spec.routes))
         monitoring.watch_api(api.api)
+        monitoring.business_alarms()
+        self.dashboard = monitoring.dashboard(dict(functions.by_name), list(queues.pairs.values()), api.api)
 
         redirect_base = api.url
         if config.cloudfront:

@@ -186,7 +186,10 @@ class LocalGateway:
         except Exception:  # API Gateway answers 500 when the function itself fails
             logger.exception("function failed", extra={"function": route.function})
             return _json(500, {"error": "internal_error", "message": "Internal Server Error"})
-        return parse_result(result)
+        status, response_headers, response_body = parse_result(result)
+        # As API Gateway HTTP APIs: the request id (the correlation id of the logs and stored rows) answered.
+        response_headers.append((b"apigw-requestid", event["requestContext"]["requestId"].encode()))
+        return status, response_headers, response_body
 
     def _invoke_inline(self, route: Route, event: dict[str, Any]) -> Response:
         try:

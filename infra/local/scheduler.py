@@ -10,6 +10,7 @@ from typing import Any
 
 from multibuzz import topology
 from multibuzz.observability import get_logger
+from multibuzz.telemetry import metrics
 
 from infra.local.dispatch import load_handler
 from infra.local.lambda_context import LocalLambdaContext
@@ -58,6 +59,9 @@ class SchedulerThread(threading.Thread):
                         fire(function, schedule)
                     except Exception:
                         logger.exception("scheduled job failed", extra={"schedule": schedule.name})
+            # Locally the HTTP functions' counters also reach the log when requests stop (on AWS a Lambda
+            # environment only runs during an invocation, which flushes when due).
+            metrics.recorder.flush_due()
             self.stop_event.wait(1.0)
 
     def stop(self) -> None:

@@ -76,6 +76,8 @@ MATRIX: dict[str, Entry] = {
     # accounts
     "POST /api/v1/accounts": OwnAccount("platform admins only"),
     "GET /api/v1/accounts": OwnAccount("the caller's memberships"),
+    # operations
+    "GET /api/v1/admin/metrics": OwnAccount("platform admins only: process-wide counters, no tenant rows", {}),
     "GET /api/v1/accounts/{account_id}": Target(),
     "PATCH /api/v1/accounts/{account_id}/settings": Target({"require_signature": True}),
     "POST /api/v1/accounts/{account_id}/deactivate": Target(),

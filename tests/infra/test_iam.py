@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from multibuzz import topology
 
-from infra.cdk.components.runtime import VPC_ACCESS_ACTIONS
+from infra.cdk.components.runtime import VPC_ACCESS_ACTIONS, XRAY_ACTIONS
 from tests.infra import cfn
 
 
@@ -63,7 +63,7 @@ def test_no_function_role_has_wildcard_actions_or_managed_policies(template: dic
             actions = cfn.as_list(statement["Action"])
             assert all(a != "*" and not a.endswith(":*") for a in actions), (function, actions)
             if "*" in cfn.as_list(statement["Resource"]):
-                assert set(actions) <= set(VPC_ACCESS_ACTIONS), (function, actions)
+                assert set(actions) <= {*VPC_ACCESS_ACTIONS, *XRAY_ACTIONS}, (function, actions)
 
 
 def test_logs_are_scoped_to_the_functions_own_log_group(template: dict[str, Any]) -> None:

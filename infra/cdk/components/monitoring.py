@@ -1,4 +1,10 @@
-"""CloudWatch alarms (DLQ depth, queue age, function errors and throttles, API 5xx) to an encrypted SNS topic."""
+"""CloudWatch alarms to an encrypted SNS topic, and the stage's operations dashboard.
+
+Infrastructure alarms: DLQ depth, queue age, function errors and throttles, API 5xx. Business alarms on the
+``Multibuzz`` EMF metrics (multibuzz.telemetry.metrics): attribution lag p99, accounts gone silent (the
+watchdog job), sync data older than its schedule allows. One dashboard per stage answers "is ingestion
+flowing, is attribution keeping up, are redirects fast, are queues draining, are syncs fresh, what fails".
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,27 @@ API_5XX_THRESHOLD = 5  # per 5 minutes: a handful of 5xx is an incident, one can
 HTTP_ERROR_THRESHOLD = 5
 BACKGROUND_ERROR_THRESHOLD = 1  # consumers and jobs: any failure deserves a look
 OLDEST_MESSAGE_AGE = Duration.minutes(15)
+NAMESPACE = "Multibuzz"
+ATTRIBUTION_LAG_P99_MS = 10 * 60 * 1000  # a conversion waits 10 minutes for its attribution: something is stuck
+SILENT_ACCOUNTS_THRESHOLD = 1
+# Sync types (the Shopify/Meta feature emits SyncAge per type) and how old their data may get: two schedule
+# intervals (one missed run is tolerated, two are an incident).
+SYNC_MAX_AGE: dict[str, Duration] = {
+    "shopify_orders": Duration.hours(2),
+    "meta_insights": Duration.hours(48),
+}
+DASHBOARD_WIDGETS = (
+    "Ingest rate and rejects",
+    "Attribution lag (p50 / p99)",
+    "Conversions",
+    "Redirect latency",
+    "Redirect cache hit ratio",
+    "Queue age (oldest message)",
+    "Dead-letter queue depth",
+    "Sync freshness per type",
+    "Errors",
+    "Consumer batches",
+)
 
 
 class Monitoring(Construct):
@@ -42,6 +69,159 @@ class Monitoring(Construct):
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self.alarms: dict[str, cloudwatch.Alarm] = {}
+        self.stage = config.stage
+        self.prefix = config.prefix
+
+    def business_metric(
+        self, name: str, function: str, statistic: str = "Sum", period: Duration = Duration.minutes(1), **extra: str
+    ) -> cloudwatch.Metric:
+        """One of the EMF metrics, as its dimensions are written: function, stage, then any extra one."""
+        return cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=name,
+            dimensions_map={"function": function, "stage": self.stage, **extra},
+            statistic=statistic,
+            period=period,
+        )
+
+    def business_alarms(self) -> None:
+        self._alarm(
+            "AttributionLagP99",
+            self.business_metric("AttributionLag", "attribution", statistic="p99", period=PERIOD),
+            ATTRIBUTION_LAG_P99_MS,
+            "Conversions wait more than 10 minutes (p99) for their attribution: check the ingest queue's age, "
+            "the attribution function's errors and the database.",
+        )
+        self._alarm(
+            "SilentAccounts",
+            self.business_metric("SilentAccounts", "sync", statistic="Maximum", period=Duration.minutes(15)),
+            SILENT_ACCOUNTS_THRESHOLD,
+            "An account that normally sends events sent none for an hour (ids in the sync function's log: "
+            "'accounts went silent').",
+        )
+        for sync_type, max_age in SYNC_MAX_AGE.items():
+            self._alarm(
+                f"SyncStale{''.join(part.title() for part in sync_type.split('_'))}",
+                self.business_metric("SyncAge", "sync", statistic="Maximum", period=PERIOD, sync_type=sync_type),
+                max_age.to_seconds(),
+                f"{sync_type} data is older than its schedule allows ({max_age.to_hours():g} h).",
+            )
+
+    def dashboard(
+        self,
+        functions: dict[str, lambda_.IFunction],
+        queues: list[QueuePair],
+        api: HttpApi,
+    ) -> cloudwatch.Dashboard:
+        """The stage's operations dashboard (widget titles: ``DASHBOARD_WIDGETS``)."""
+        m = self.business_metric
+        ingest = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[0],
+            left=[
+                m("EventsAccepted", "events"),
+                m("EventsRejected", "events", reason="validation"),
+                m("EventsRejected", "events", reason="queue"),
+                m("SessionsStarted", "attribution"),
+                m("EventsStored", "attribution"),
+            ],
+            width=12,
+        )
+        lag = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[1],
+            left=[
+                m("AttributionLag", "attribution", statistic="p50").with_(label="p50"),
+                m("AttributionLag", "attribution", statistic="p99").with_(label="p99"),
+            ],
+            left_annotations=[cloudwatch.HorizontalAnnotation(value=ATTRIBUTION_LAG_P99_MS, label="alarm")],
+            width=12,
+        )
+        conversions = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[2],
+            left=[
+                m("ConversionsAccepted", "events"),
+                m("ConversionsAttributed", "attribution"),
+                m("ConversionsFailed", "attribution"),
+            ],
+            width=12,
+        )
+        redirect = functions["redirect"]
+        latency = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[3],
+            left=[
+                redirect.metric_duration(statistic="p50", period=Duration.minutes(1)).with_(label="p50"),
+                redirect.metric_duration(statistic="p99", period=Duration.minutes(1)).with_(label="p99"),
+            ],
+            right=[m("Redirects", "redirect"), m("ClicksRecorded", "attribution"), m("ClicksSpooled", "redirect")],
+            width=12,
+        )
+        hit_ratio = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[4],
+            left=[
+                cloudwatch.MathExpression(
+                    expression="100 * hits / (hits + misses)",
+                    using_metrics={
+                        "hits": m("RedirectCacheHits", "redirect"),
+                        "misses": m("RedirectCacheMisses", "redirect"),
+                    },
+                    label="cache hit %",
+                    period=Duration.minutes(1),
+                )
+            ],
+            width=12,
+        )
+        age = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[5],
+            left=[
+                pair.queue.metric_approximate_age_of_oldest_message(period=Duration.minutes(1), statistic="Maximum")
+                for pair in queues
+            ],
+            width=12,
+        )
+        dlq = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[6],
+            left=[
+                pair.dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum")
+                for pair in queues
+            ],
+            width=12,
+        )
+        freshness = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[7],
+            left=[
+                m("SyncAge", "sync", statistic="Maximum", period=PERIOD, sync_type=sync_type).with_(label=sync_type)
+                for sync_type in SYNC_MAX_AGE
+            ],
+            right=[m("SilentAccounts", "sync", statistic="Maximum", period=Duration.minutes(15))],
+            width=12,
+        )
+        errors = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[8],
+            left=[
+                function.metric_errors(period=Duration.minutes(1), statistic="Sum").with_(label=name)
+                for name, function in functions.items()
+            ],
+            right=[api.metric_server_error(period=Duration.minutes(1), statistic="Sum").with_(label="API 5xx")],
+            width=12,
+        )
+        batches = cloudwatch.GraphWidget(
+            title=DASHBOARD_WIDGETS[9],
+            left=[
+                m("BatchSize", "attribution", statistic="Average", queue=queue).with_(label=f"{queue} batch size")
+                for queue in ("ingest", "clicks")
+            ],
+            right=[
+                m("BatchPartialFailures", "attribution", queue=queue).with_(label=f"{queue} failed records")
+                for queue in ("ingest", "clicks")
+            ]
+            + [m("ColdStarts", name).with_(label=f"{name} cold starts") for name in functions],
+            width=12,
+        )
+        return cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{self.prefix}-operations",
+            widgets=[[ingest, lag], [conversions, latency], [hit_ratio, age], [dlq, freshness], [errors, batches]],
+        )
 
     def _alarm(self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str) -> None:
         alarm = cloudwatch.Alarm(

@@ -31,6 +31,8 @@ VPC_ACCESS_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+# What active tracing grants (CDK adds it with tracing=ACTIVE); X-Ray has no resource-level scoping either.
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 
 
 def queue_url_setting(queue_name: str) -> str:
@@ -110,8 +112,9 @@ class FunctionRuntime:
         in_vpc = options.uses_database
         if in_vpc:
             role.add_to_principal_policy(iam.PolicyStatement(actions=list(VPC_ACCESS_ACTIONS), resources=["*"]))
-            nag.acknowledge(role, "AwsSolutions-IAM5[Resource::*]")
             self.database.secret.grant_read(role)
+        # Active tracing adds xray:PutTraceSegments/PutTelemetryRecords on * (X-Ray has no resource scoping).
+        nag.acknowledge(role, "AwsSolutions-IAM5[Resource::*]")
         reserved = options.reserved_concurrency if self.config.reserved_concurrency else None
         function = lambda_.Function(
             scope,
@@ -127,6 +130,7 @@ class FunctionRuntime:
             reserved_concurrent_executions=reserved,
             role=role,
             log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,  # X-Ray: Lambda's segments; Powertools Tracer adds subsegments
             environment=self.environment(options.uses_database),
             vpc=self.vpc if in_vpc else None,
             vpc_subnets=APP_SUBNETS if in_vpc else None,

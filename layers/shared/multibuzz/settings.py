@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     demo_shopify: bool = False
     # Consumer threads per queue in the local runner (FIFO groups still go one message at a time).
     local_consumer_threads: int = Field(default=2, ge=1, le=16)
+    # Metrics (EMF): the HTTP functions flush their in-memory counters at the end of an invocation once this
+    # many seconds have passed since the last flush (consumers and jobs flush every batch / run).
+    metrics_flush_seconds: float = Field(default=10.0, ge=0, le=300)
 
     log_level: str = "INFO"
 

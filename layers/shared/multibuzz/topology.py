@@ -135,6 +135,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             ScheduleSpec(
                 "reports-refresh", "rate(1 minute)", "multibuzz.reports_refresh", "Rebuild stale report rollup days"
             ),
+            ScheduleSpec(
+                "watchdog", "rate(15 minutes)", "multibuzz.watchdog", "Business signals: accounts gone silent"
+            ),
         ),
         consumes=(ConsumerSpec("sync", batch_size=1),),
         publishes=("sync", "ingest"),

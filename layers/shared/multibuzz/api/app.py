@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from multibuzz.api.routers import (
     accounts,
     admin,
+    admin_metrics,
     api_keys,
     auth,
     campaigns,
@@ -33,7 +34,15 @@ def create_api_app() -> FastAPI:
         app.include_router(router)
     for router in (campaigns.router, influencers.router, coupons.router, links.router, clicks.router):
         app.include_router(router)
-    for router in (events.router, visitors.router, privacy.router, commerce.router, meta.router, dashboards.router):
+    for router in (
+        events.router,
+        visitors.router,
+        privacy.router,
+        commerce.router,
+        meta.router,
+        dashboards.router,
+        admin_metrics.router,
+    ):
         app.include_router(router)
     app.include_router(stats.router)
     app.include_router(admin.router)

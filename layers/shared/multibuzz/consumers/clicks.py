@@ -8,8 +8,10 @@ from multibuzz.bootstrap import Container
 from multibuzz.consumers.envelope import Envelope
 from multibuzz.consumers.registry import handles
 from multibuzz.services.clicks import record_click
+from multibuzz.telemetry import metrics
 
 
 @handles("click.record")
 def handle_click(envelope: Envelope, session: Session, container: Container) -> None:
-    record_click(session, container.clock, envelope.account_id, envelope.payload)
+    if record_click(session, container.clock, envelope.account_id, envelope.payload) is not None:
+        metrics.count(metrics.Metric.CLICKS_RECORDED)

@@ -18,6 +18,7 @@ from multibuzz.db.models import Account, AttributionCredit, Conversion, Event, V
 from multibuzz.observability import get_logger
 from multibuzz.services.attribution import DEFAULT_LOOKBACK_DAYS, attribute_conversion, attribute_conversions
 from multibuzz.services.conversions import KIND
+from multibuzz.telemetry import metrics
 
 logger = get_logger()
 
@@ -49,6 +50,7 @@ def mark_failed(session: Session, container: Container, conversion: Conversion, 
         "failure": {"reason": reason, "at": container.clock.now().isoformat()},
     }
     session.flush()
+    metrics.count(metrics.Metric.CONVERSIONS_FAILED)
     logger.warning("conversion failed", extra={"conversion_id": conversion.id, "reason": reason})
 
 
@@ -130,6 +132,7 @@ def conversions_from_events(
             attribution_version=0,
             sessions_analyzed=0,
             attribution_meta={},
+            request_id=spec.get("request_id"),
         )
         session.add(conversion)
         created.append(conversion)

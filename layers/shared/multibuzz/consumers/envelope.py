@@ -14,13 +14,17 @@ class Envelope(BaseModel):
     id: str = Field(min_length=1, description="Natural key of the message; consumers use it for idempotency")
     account_id: str = Field(min_length=1)
     payload: dict[str, Any] = Field(default_factory=dict)
+    # The request that produced the message (the ``correlation_id`` message attribute, never in the body).
+    correlation_id: str | None = Field(default=None, exclude=True)
 
     def dumps(self) -> str:
         return self.model_dump_json()
 
     @classmethod
-    def loads(cls, body: str) -> Envelope:
-        return cls.model_validate(json.loads(body))
+    def loads(cls, body: str, correlation_id: str | None = None) -> Envelope:
+        envelope = cls.model_validate(json.loads(body))
+        envelope.correlation_id = correlation_id
+        return envelope
 
 
 def dumps_envelope(kind: str, id: str, account_id: str, payload: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ def _tracker(envelope: Envelope, session: Session, container: Container) -> trac
     return tracking.Tracker(session, container.ids, container.clock.now(), account)
 
 
-def parse_event(raw: dict[str, Any]) -> tracking.TrackedEvent:
+def parse_event(raw: dict[str, Any], request_id: str | None = None) -> tracking.TrackedEvent:
     properties = raw.get("props") or {}
     if not isinstance(properties, dict):
         raise ValueError("event properties must be an object")
@@ -60,6 +60,7 @@ def parse_event(raw: dict[str, Any]) -> tracking.TrackedEvent:
         funnel=raw.get("funnel"),
         funnel_step=raw.get("step"),
         funnel_position=raw.get("pos"),
+        request_id=request_id,
     )
 
 
@@ -77,7 +78,9 @@ def track_events_batch(envelopes: list[Envelope], session: Session, container: C
     if tracker is None:
         return
     plain = not any(raw.get("conv") for envelope in envelopes for raw in envelope.payload["events"])
-    messages = [[parse_event(raw) for raw in envelope.payload["events"]] for envelope in envelopes]
+    messages = [
+        [parse_event(raw, envelope.correlation_id) for raw in envelope.payload["events"]] for envelope in envelopes
+    ]
     if plain and tracking.store_event_messages(tracker, messages):
         return
     tracker.defer_events()
@@ -87,9 +90,13 @@ def track_events_batch(envelopes: list[Envelope], session: Session, container: C
 
 
 def _apply_events(envelope: Envelope, tracker: tracking.Tracker, session: Session, container: Container) -> None:
-    events = [parse_event(raw) for raw in envelope.payload["events"]]
+    events = [parse_event(raw, envelope.correlation_id) for raw in envelope.payload["events"]]
     _, linked = tracking.store_events(tracker, events)
-    specs = [{**raw["conv"], "event_id": raw["id"]} for raw in envelope.payload["events"] if raw.get("conv")]
+    specs = [
+        {**raw["conv"], "event_id": raw["id"], "request_id": envelope.correlation_id}
+        for raw in envelope.payload["events"]
+        if raw.get("conv")
+    ]
     if linked.identity_ids or specs:
         tracker.flush_events()  # the hooks read events (lead events, the purchase event)
     for identity_id in linked.identity_ids:

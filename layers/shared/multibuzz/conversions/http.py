@@ -23,6 +23,7 @@ from multibuzz.http.openapi import json_body
 from multibuzz.ingest.app import RawBody, Writer
 from multibuzz.observability import get_logger
 from multibuzz.services import conversions as service
+from multibuzz.telemetry import correlation, metrics
 
 router = APIRouter(prefix="/api/v1", tags=["conversions"])
 logger = get_logger("events")
@@ -58,8 +59,12 @@ def accept_conversion(
     parsed = parse_conversion(body, now=container.clock.now(), idempotency_header=idempotency_key)
     if isinstance(parsed, Problems):
         return _invalid(parsed)
-    conversion, created = service.submit_conversion(session, container, principal_account, parsed)
+    conversion, created = service.submit_conversion(
+        session, container, principal_account, parsed, request_id=correlation.current()
+    )
     session.commit()
+    if created:
+        metrics.count(metrics.Metric.CONVERSIONS_ACCEPTED)
     if conversion.status == "pending":
         try:
             service.enqueue(container, conversion)

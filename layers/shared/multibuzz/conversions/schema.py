@@ -89,6 +89,9 @@ class ConversionOut(BaseModel):
     is_acquisition: bool
     inherit_acquisition: bool
     properties: dict[str, Any]
+    request_id: str | None = Field(
+        default=None, description="The API request that recorded it (API Gateway request id), for the logs"
+    )
 
 
 class CreditOut(BaseModel):

@@ -51,6 +51,7 @@ def conversion_view(conversion: Conversion, visitor_key: str | None) -> dict[str
         "inherit_acquisition": conversion.inherit_acquisition,
         "properties": properties,
         "failure_reason": failure_reason(conversion),
+        "request_id": conversion.request_id,
     }
 
 

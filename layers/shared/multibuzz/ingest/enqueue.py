@@ -41,8 +41,11 @@ from multibuzz.ingest.schemas import (
 from multibuzz.privacy.consent import anonymous_visitor_key, lacks_consent
 from multibuzz.privacy.hashing import hashed_traits
 from multibuzz.services.context import KeyPrincipal
+from multibuzz.telemetry import correlation, metrics
 
 MAX_MESSAGE_BYTES = 200 * 1024  # SQS allows 256 KB per message; keep headroom for the envelope
+_INVALID = (("reason", "validation"),)
+_NOT_QUEUED = (("reason", "queue"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ class Ingestor:
         self._server_secret = server_secret
         self._salt: bytes | None = None
         self._require_consent = principal.account_settings.get("require_consent") is True
+        self._attributes = correlation.message_attributes()  # the request id, as a message attribute
 
     def _ip(self, ip: str | None) -> str | None:
         """The raw address never reaches the queue: only what the account's ip_privacy keeps."""
@@ -164,6 +168,7 @@ class Ingestor:
                 continue
             raw_properties = raw.get("properties")
             valid.append((index, parsed.track(raw_properties if isinstance(raw_properties, dict) else {})))
+        metrics.count(metrics.Metric.EVENTS_REJECTED, len(errors), _INVALID)
         return valid, errors
 
     def track(
@@ -211,6 +216,7 @@ class Ingestor:
 
         messages: list[OutgoingMessage] = []
         members: list[list[tuple[int, str]]] = []
+        attributes = self._attributes
         for group, items in groups.items():
             for chunk in _chunks(items):
                 event_ids = [body["id"] for _, body in chunk]
@@ -218,7 +224,7 @@ class Ingestor:
                 envelope = dumps_envelope(
                     KIND_EVENTS, envelope_id, self.account_id, {"events": [body for _, body in chunk]}
                 )
-                messages.append(OutgoingMessage(envelope, group_id=group, dedup_id=envelope_id))
+                messages.append(OutgoingMessage(envelope, group_id=group, dedup_id=envelope_id, attributes=attributes))
                 members.append([(index, body["id"]) for index, body in chunk])
         for result in self._send(messages):
             if result is None:
@@ -229,6 +235,11 @@ class Ingestor:
                 outcome.unqueued += 1
             members[position] = []
         outcome.accepted = sorted(pair for group_members in members for pair in group_members)
+        metrics.count(metrics.Metric.EVENTS_ACCEPTED, len(outcome.accepted))
+        metrics.count(metrics.Metric.EVENTS_REJECTED, outcome.unqueued, _NOT_QUEUED)
+        if outcome.conversions:  # a purchase is also a conversion (only those whose event was queued)
+            queued = {event_id for _, event_id in outcome.accepted}
+            metrics.count(metrics.Metric.CONVERSIONS_ACCEPTED, sum(1 for e in outcome.conversions if e in queued))
         return outcome
 
     def _without_identifiers(self, event: Track) -> Track:
@@ -263,7 +274,12 @@ class Ingestor:
         }
         envelope = dumps_envelope(KIND_SESSION, envelope_id, self.account_id, payload)
         self._send_one(
-            OutgoingMessage(envelope, group_id=group_id(self.account_id, hit.visitor_id, None), dedup_id=envelope_id)
+            OutgoingMessage(
+                envelope,
+                group_id=group_id(self.account_id, hit.visitor_id, None),
+                dedup_id=envelope_id,
+                attributes=self._attributes,
+            )
         )
         return anonymous
 
@@ -292,6 +308,7 @@ class Ingestor:
                 envelope,
                 group_id=group_id(self.account_id, body.visitor_id, body.user_id),
                 dedup_id=envelope_id,
+                attributes=self._attributes,
             )
         )
         return identity

@@ -18,6 +18,7 @@ from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher
 from multibuzz.observability import get_logger
 from multibuzz.redirect.journal import ClickJournal, JournalShipper
 from multibuzz.redirect.spool import ClickSpool
+from multibuzz.telemetry import correlation, metrics
 
 QUEUE = "clicks"
 logger = get_logger("redirect")
@@ -28,7 +29,8 @@ def send_or_spool(queue: QueuePublisher, spool: ClickSpool, bodies: list[str]) -
     refused = bodies
     reason = "rejected"
     try:
-        results = queue.send_batch(QUEUE, [OutgoingMessage(body) for body in bodies])
+        attributes = correlation.message_attributes()  # the redirect's request id (SQS path)
+        results = queue.send_batch(QUEUE, [OutgoingMessage(body, attributes=attributes) for body in bodies])
         taken = {result.index for result in results if result.ok}
         refused = [body for index, body in enumerate(bodies) if index not in taken]
     except Exception as exc:  # QueueUnavailableError or anything else the adapter raises
@@ -36,6 +38,7 @@ def send_or_spool(queue: QueuePublisher, spool: ClickSpool, bodies: list[str]) -
     if refused:
         logger.warning("clicks queue unavailable; clicks spooled", extra={"reason": reason, "count": len(refused)})
         spool.append(refused)
+        metrics.count(metrics.Metric.CLICKS_SPOOLED, len(refused))
     return len(refused)
 
 
@@ -74,6 +77,7 @@ class JournalClickPublisher:
         except OSError:  # the journal's disk refused: the fsync-ed spool is the last resort
             logger.exception("click journal append failed; click spooled")
             self._spool.append([body])
+            metrics.count(metrics.Metric.CLICKS_SPOOLED)
 
     def flush(self) -> None:
         """Ship the journal now, in this process (tests, ``replay-clicks``); the queue being down keeps it."""

@@ -31,6 +31,9 @@ from multibuzz.redirect.journal import ClickJournal, JournalShipper
 from multibuzz.redirect.lookup import load_link
 from multibuzz.redirect.publisher import ClickPublisher, DirectClickPublisher, JournalClickPublisher
 from multibuzz.redirect.spool import ClickSpool, FileClickSpool
+from multibuzz.telemetry import metrics
+from multibuzz.telemetry.correlation import from_http_event
+from multibuzz.telemetry.invocation import begin, end
 
 QUEUE = "clicks"
 MAX_UA = 512
@@ -121,6 +124,14 @@ class Redirector:
 
     # -- the handler ---------------------------------------------------------------------
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        # No tracer here (its import and client patching cost more than the redirect's cold-start budget).
+        token = begin("redirect", from_http_event(event))
+        try:
+            return self._serve(event)
+        finally:
+            end(token)
+
+    def _serve(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
             raw_code = (event.get("pathParameters") or {}).get("code") or ""
             code = link_rules.normalize_code(str(raw_code))
@@ -146,12 +157,15 @@ class Redirector:
             self._publish(container, click)
         except Exception:  # the visitor still goes where the link says
             logger.exception("click recording failed", extra={"link_id": snapshot.link_id})
+        metrics.count(metrics.Metric.REDIRECTS)
         return pages.redirect(location)
 
     def _snapshot(self, container: Container, code: str) -> LinkSnapshot | None:
         fresh, snapshot = self.cache.get(code)
         if fresh:
+            metrics.count(metrics.Metric.REDIRECT_CACHE_HITS)
             return snapshot
+        metrics.count(metrics.Metric.REDIRECT_CACHE_MISSES)
         try:
             snapshot = load_link(container.engine, code, container.settings.encryption_key.get_secret_value())
         except Exception as exc:

@@ -21,13 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
+from multibuzz.telemetry import tracing
+from multibuzz.telemetry.correlation import from_http_event
+from multibuzz.telemetry.invocation import begin, end
+
 if TYPE_CHECKING:
     from multibuzz.runtime.direct import DirectRoutes
 
 
 class LazyAsgiHandler:
-    def __init__(self, factory: Callable[[], FastAPI], *, direct: Iterable[str] = ()) -> None:
+    def __init__(self, factory: Callable[[], FastAPI], *, direct: Iterable[str] = (), name: str = "api") -> None:
         self._factory = factory
+        self.name = name  # the function (metrics dimension, trace subsegment)
         self._direct_keys = tuple(direct)
         self._handler: Any = None
         self._direct: DirectRoutes | None = None
@@ -55,6 +60,16 @@ class LazyAsgiHandler:
         return direct if direct is not None and direct.serves(event) else None
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        token = begin(self.name, from_http_event(event))
+        try:
+            if tracing.tracer() is not None:  # inside Lambda: the invocation's subsegment
+                with tracing.traced(self.name):
+                    return self._call(event, context)
+            return self._call(event, context)
+        finally:
+            end(token)
+
+    def _call(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         handler = self._mangum()
         try:
             loop = asyncio.get_event_loop()
@@ -69,6 +84,13 @@ class LazyAsgiHandler:
 
     async def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The invocation on the running loop: Mangum's own event handler and HTTP cycle, awaited."""
+        token = begin(self.name, from_http_event(event))
+        try:
+            return await self._invoke(event, context)
+        finally:
+            end(token)
+
+    async def _invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         mangum = self._mangum()
         direct = self._direct_for(event)
         if direct is not None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from multibuzz.bootstrap import Container
+from multibuzz.clock import ensure_utc
 from multibuzz.db.models import (
     Account,
     AttributionCredit,
@@ -41,6 +42,7 @@ from multibuzz.domain.attribution import (
 )
 from multibuzz.domain.waterfall import influencer_touch_of
 from multibuzz.services.waterfall import InfluencerCredit, TouchRef, resolve_influencer
+from multibuzz.telemetry import metrics
 
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_HALF_LIFE_DAYS = 7.0
@@ -393,6 +395,10 @@ def attribute_conversions(
         credit = resolve_influencer_for(session, conversion, outcome.touches, account_settings)
         if credit is not None:
             outcome.meta["influencer"] = credit.as_dict()
+        if conversion.status != "attributed":  # first attribution (re-attributions are not counted again)
+            metrics.count(metrics.Metric.CONVERSIONS_ATTRIBUTED)
+            lag = (now - ensure_utc(conversion.received_at)).total_seconds() * 1000
+            metrics.observe(metrics.Metric.ATTRIBUTION_LAG, max(0.0, round(lag, 3)))
         changes[conversion.id] = {
             "attribution_version": version,
             "status": "attributed",

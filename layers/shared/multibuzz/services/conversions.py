@@ -16,6 +16,7 @@ from multibuzz.conversions.ids import conversion_id_for
 from multibuzz.conversions.request import ConversionRequest
 from multibuzz.db.models import Conversion, Event, Identity, Visitor
 from multibuzz.errors import InvalidInputError
+from multibuzz.telemetry.correlation import ATTRIBUTE
 
 KIND = "conversion.attribute"
 
@@ -79,7 +80,7 @@ def resolve_subject(session: Session, account_id: str, req: ConversionRequest, g
 
 
 def submit_conversion(
-    session: Session, container: Container, account_id: str, req: ConversionRequest
+    session: Session, container: Container, account_id: str, req: ConversionRequest, *, request_id: str | None = None
 ) -> tuple[Conversion, bool]:
     """Store the conversion as pending (or find the earlier one for a retried idempotency key).
 
@@ -115,6 +116,7 @@ def submit_conversion(
         attribution_version=0,
         sessions_analyzed=0,
         attribution_meta={},
+        request_id=request_id,
     )
     session.add(conversion)
     try:
@@ -142,5 +144,12 @@ def enqueue(container: Container, conversion: Conversion) -> str:
         payload={"conversion_id": conversion.id},
     )
     return send_one(
-        container.queue, "ingest", OutgoingMessage(envelope.dumps(), group_id=group, dedup_id=f"conv:{conversion.id}")
+        container.queue,
+        "ingest",
+        OutgoingMessage(
+            envelope.dumps(),
+            group_id=group,
+            dedup_id=f"conv:{conversion.id}",
+            attributes={ATTRIBUTE: conversion.request_id} if conversion.request_id else {},
+        ),
     )

@@ -50,6 +50,7 @@ from multibuzz.ids import IdGenerator
 from multibuzz.ingest.ids import identity_id as derive_identity_id
 from multibuzz.ingest.ids import visitor_row_id
 from multibuzz.observability import get_logger
+from multibuzz.telemetry import metrics
 
 logger = get_logger()
 
@@ -92,6 +93,7 @@ class TrackedEvent:
     funnel: str | None
     funnel_step: str | None
     funnel_position: int | None
+    request_id: str | None = None  # the API request that sent it (correlation id)
 
     def hit(self) -> Hit:
         ref_code = self.properties.get("ref_code")
@@ -569,6 +571,7 @@ class Tracker:
                 changed.append({"sid": s.id, "la": s.last_activity_at, "pv": s.page_view_count})
         if new_rows:
             self.conn.execute(insert(_SESSIONS), new_rows)
+            metrics.count(metrics.Metric.SESSIONS_STARTED, len(new_rows))
         for move in self._moves:
             self.conn.execute(move)
         self._moves = []
@@ -631,12 +634,14 @@ class Tracker:
             "funnel_position": event.funnel_position,
             "url": event.url,
             "client_event_id": event.client_event_id,
+            "request_id": event.request_id,
         }
         self._unsaved.append(row)
         return row
 
     def save_events(self, rows: Sequence[dict[str, Any]]) -> None:
         self._unsaved = []
+        metrics.count(metrics.Metric.EVENTS_STORED, len(rows))
         if self._deferred is not None:
             self._deferred.extend(rows)
             self._deferred_ids.update(row["id"] for row in rows)

@@ -57,16 +57,14 @@ class JournalPublisher:
             if fifo and not message.group_id:
                 results.append(SendResult(index, None, "FIFO queue needs a message group id"))
                 continue
-            if message.attributes or "\n" in message.body or "\r" in message.body:
+            if "\n" in message.body or "\r" in message.body:  # not one line as it is: JSON-escaped inside
                 header: dict[str, object] = {"q": queue, "g": message.group_id, "d": message.dedup_id}
                 if message.attributes:
                     header["a"] = message.attributes
-                if "\n" in message.body or "\r" in message.body:  # not one line as it is: JSON-escaped inside
-                    lines.append(_ENCODE({**header, "b": message.body}))
-                else:
-                    lines.append(_ENCODE(header) + "\t" + message.body)
+                lines.append(_ENCODE({**header, "b": message.body}))
             else:  # the header, a tab (never raw in JSON), the body as it is: no second escaping of the body
-                lines.append(_header(queue, message.group_id, message.dedup_id) + "\t" + message.body)
+                head = _header(queue, message.group_id, message.dedup_id, message.attributes)
+                lines.append(head + "\t" + message.body)
             results.append(SendResult(index, f"{self._prefix}-{next(_IDS):x}"))
         if lines:
             try:
@@ -79,10 +77,18 @@ class JournalPublisher:
         self.journal.close()
 
 
-def _header(queue: str, group_id: str | None, dedup_id: str | None) -> str:
-    """``_ENCODE({"q": queue, "g": group_id, "d": dedup_id})``, the same text, without an encoder per line."""
+def _header(queue: str, group_id: str | None, dedup_id: str | None, attributes: dict[str, str] | None = None) -> str:
+    """``_ENCODE({"q": queue, "g": group_id, "d": dedup_id[, "a": attributes]})``, the same text, without an
+    encoder per line (attributes are string to string: the correlation id)."""
     group = "null" if group_id is None else _STRING(group_id)
     dedup = "null" if dedup_id is None else _STRING(dedup_id)
+    if attributes:
+        if len(attributes) == 1:  # the correlation id: no generator, no join
+            ((key, value),) = attributes.items()
+            pairs = f"{_STRING(key)}:{_STRING(value)}"
+        else:
+            pairs = ",".join(f"{_STRING(key)}:{_STRING(value)}" for key, value in attributes.items())
+        return f'{{"q":{_STRING(queue)},"g":{group},"d":{dedup},"a":{{{pairs}}}}}'
     return f'{{"q":{_STRING(queue)},"g":{group},"d":{dedup}}}'
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from multibuzz.errors import InvalidInputError, PermissionDeniedError
 from multibuzz.http.deps import AccountActor, SessionDep
@@ -44,6 +44,9 @@ class EventOut(BaseModel):
     funnel_step: str | None
     funnel_position: int | None
     properties: dict[str, Any]
+    request_id: str | None = Field(
+        default=None, description="The API request that sent it (API Gateway request id): its whole path in the logs"
+    )
 
     @classmethod
     def of(cls, view: EventView) -> EventOut:
@@ -61,6 +64,7 @@ class EventOut(BaseModel):
             funnel_step=event.funnel_step,
             funnel_position=event.funnel_position,
             properties=event.properties or {},
+            request_id=event.request_id,
         )
 
 

@@ -19,8 +19,8 @@ from multibuzz.db.models.commerce import (
     SyncRun,
 )
 from multibuzz.db.models.conversions import AttributionCredit, Conversion, ModelFit
-from multibuzz.db.models.privacy import PrivacyRequest
 from multibuzz.db.models.exports import Export
+from multibuzz.db.models.privacy import PrivacyRequest
 from multibuzz.db.models.ratelimit import RateBucket
 from multibuzz.db.models.reports import CommissionRule, ReportBucket, ReportRollup
 from multibuzz.db.models.tenancy import (
@@ -45,9 +45,9 @@ __all__ = [
     "DailyShopifyMetrics",
     "DailySummary",
     "Event",
+    "Export",
     "FactMetaDaily",
     "FactOrder",
-    "Export",
     "Identity",
     "Integration",
     "IntegrationSecret",
@@ -61,13 +61,13 @@ __all__ = [
     "PrivacyRequest",
     "ProcessedMessage",
     "RateBucket",
+    "ReportBucket",
+    "ReportRollup",
     "Shop",
     "ShopifyOrderRaw",
     "ShopifyWebhookRaw",
     "SyncCursor",
     "SyncRun",
-    "ReportBucket",
-    "ReportRollup",
     "User",
     "VisitSession",
     "Visitor",

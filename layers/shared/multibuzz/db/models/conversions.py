@@ -53,6 +53,8 @@ class Conversion(Base):
     influencer_method: Mapped[str | None] = mapped_column(String(20), nullable=True)
     influencer_confidence: Mapped[Decimal | None] = mapped_column(Numeric(4, 3), nullable=True)
     influencer_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The API request that recorded it (API Gateway request id; for a purchase event, the event's request).
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class AttributionCredit(Base):

@@ -111,6 +111,8 @@ class Event(Base):
     funnel_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     client_event_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The API request that sent it (API Gateway request id): one id finds a request's whole path.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class ProcessedMessage(Base):
