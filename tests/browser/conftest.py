@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "layers/shared/multibuzz/web/static/vendor/axe.min.js"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (make test does)")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from multibuzz import topology
 from multibuzz.adapters.queue.base import OutgoingMessage, SendResult
 from multibuzz.bootstrap import Container, use_container
 from multibuzz.db.models import AttributionCredit, Conversion, Event, Identity, Visitor, VisitSession
@@ -179,7 +180,8 @@ def refusing_sqs(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # fail fast: the refusal is what is tested, not botocore's retries
     endpoint = f"http://127.0.0.1:{free_port()}"
-    urls = {f"{q}_queue_url": f"{endpoint}/000000000000/{q}" for q in ("clicks", "webhooks", "exports", "sync")}
+    # Every standard queue of the topology (SQS settings refuse to start without each one's URL).
+    urls = {f"{q.name}_queue_url": f"{endpoint}/000000000000/{q.name}" for q in topology.QUEUES if not q.fifo}
     broken = Container(
         make_settings(
             tmp_path / "sqs",
