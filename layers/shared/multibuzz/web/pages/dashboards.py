@@ -53,6 +53,11 @@ def _num(value: Any) -> float:
     return float(value) if value not in (None, "") else 0.0
 
 
+def _gap(value: Any) -> float | None:
+    """A ratio of a day without a denominator is a gap in the line, not a zero."""
+    return float(value) if value not in (None, "") else None
+
+
 def chart(labels: list[str], *datasets: dict[str, Any]) -> str:
     """The canvas's data: bars and lines, a dataset with ``axis: "y1"`` on a right-hand axis (ratios)."""
     return json.dumps({"labels": labels, "datasets": list(datasets)})
@@ -75,7 +80,7 @@ def home_page(request: Request, actor: Advertiser, session: SessionDep, containe
             labels,
             {"label": f"Revenue (net, {data['currency']})", "values": [_num(d["revenue_net"]) for d in series]},
             {"label": f"Meta spend ({data['currency']})", "values": [_num(d["spend"]) for d in series]},
-            {"label": "MER", "values": [_num(d["mer"]) for d in series], "type": "line", "axis": "y1"},
+            {"label": "MER", "values": [_gap(d["mer"]) for d in series], "type": "line", "axis": "y1"},
         ),
     )
 
@@ -134,6 +139,6 @@ def meta_page(request: Request, actor: Advertiser, session: SessionDep, containe
             [str(d["date"]) for d in series],
             {"label": f"Spend ({data['currency']})", "values": [_num(d["spend"]) for d in series]},
             {"label": f"Purchase value ({data['currency']})", "values": [_num(d["purchase_value"]) for d in series]},
-            {"label": "ROAS", "values": [_num(d["roas"]) for d in series], "type": "line", "axis": "y1"},
+            {"label": "ROAS", "values": [_gap(d["roas"]) for d in series], "type": "line", "axis": "y1"},
         ),
     )
