@@ -133,6 +133,9 @@ def test_an_influencer_sees_only_their_numbers_and_403_elsewhere(api: Api, world
     )
     assert shown["stats-sales"] == "50.00", "Ben's coupon sale, and nothing of Anna's or the account's"
     assert 'id="traffic-chart"' in me.text and 'id="conversions-chart"' in me.text
+    campaigns = re.search(r'data-testid="my-campaigns">(.*?)</ul>', me.text, re.S)
+    assert campaigns and "Spring" in campaigns.group(1) and "BEN10" in campaigns.group(1), "Ben's campaign and code"
+    assert [c["name"] for c in own["campaigns"]] == ["Spring"]
     for path in NEW_ADVERTISER_PAGES:
         assert web.get(path).status_code == 403, path
     assert web.get("/app/admin").status_code == 403
