@@ -65,6 +65,14 @@ def test_new_pages_with_data_are_clean_and_accessible(
     for name, path in NEW_PAGES.items():
         assert tab.goto(path) == 200, name
         tab.check(name)
+    tab.goto("/app/settings/integrations")
+    fresh = tab.page.locator("[data-sync-type=shopify_fresh] [data-testid=run-status]")
+    assert fresh.inner_text() == "never run"
+    tab.page.click("[data-testid=shopify_fresh]")  # "Run fresh sync"
+    tab.page.wait_for_url(re.compile(r"done=queued"))
+    assert drain(container, "sync", "sync") == 1
+    tab.goto("/app/settings/integrations")
+    assert fresh.inner_text() == "succeeded" and not tab.errors
     tab.goto("/app/home?range=7d")
     assert tab.page.locator("[data-testid=revenue_net]").inner_text() == "225.50"
     drawn = tab.page.evaluate("() => Chart.getChart('home-chart').data.datasets.map(d => d.type)")
