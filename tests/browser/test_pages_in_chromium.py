@@ -31,7 +31,7 @@ def test_log_in_and_out_with_the_keyboard(api: Api, tab: Tab) -> None:
     assert page.evaluate("document.activeElement.id") == "password"
     page.keyboard.type("correct horse battery staple")
     page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/app/attribution"))
+    page.wait_for_url(re.compile(r"/app/home"))
     cookies = {c["name"]: c for c in tab.context.cookies()}
     assert cookies["mbz_session"]["httpOnly"] and cookies["mbz_session"]["sameSite"] == "Lax"
     assert page.evaluate("document.cookie") == "", "no cookie is readable by scripts"

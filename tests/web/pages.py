@@ -34,3 +34,11 @@ def window(html: str) -> tuple[str, str]:
     found = WINDOW.search(html)
     assert found, "the page shows its date window"
     return found.group(1), found.group(2)
+
+
+CARD = re.compile(r'<p class="figure" data-testid="([a-z_-]+)" data-value="([^"]*)"')
+
+
+def cards(html: str) -> dict[str, str]:
+    """KPI card name → the value shown (as the API sent it; "" for a null)."""
+    return dict(CARD.findall(html))

@@ -21,6 +21,12 @@ from tests.web.helpers import WebClient
 from tests.web.world import VISITOR, World, build
 
 ADVERTISER_PAGES = (
+    "/app/home",
+    "/app/shopify",
+    "/app/meta",
+    "/app/exports",
+    "/app/settings/integrations",
+    "/app/programme/overview",
     "/app/attribution",
     "/app/conversions",
     "/app/events",

@@ -173,6 +173,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         memory_mb=1024,
         timeout_seconds=30,
         routes=("GET /", "GET /app", "ANY /app/{proxy+}", "GET /static/{proxy+}"),
+        # The pages act through the API's functions: an export request (exports queue, presigned download URLs
+        # of the bucket), a manual sync or a first fill on connect (sync queue), the admin DLQ redrive.
+        publishes=("exports", "sync"),
+        uses_bucket=True,
+        operates_queues=True,
     ),
 )
 

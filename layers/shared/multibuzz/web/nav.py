@@ -1,10 +1,6 @@
 """The pages in the menu, by audience. Adding a page = one template + one route module + one entry here.
 
-Pages that wait for other features (their APIs are not on this branch, and the web app never fakes data):
-- Home (revenue_net, Meta spend, MER, ROAS, AOV) and Shopify/Meta pages: the #11 dashboard services;
-- Exports (request, live progress, download): the #12 exports service;
-- sync status per integration, admin platform totals / dead-letter queues: #11/#12/#16.
-Each comes as ``pages/<name>.py`` (a router using ``Advertiser``/``PlatformAdmin`` and ``render``), a
+A new page comes as ``pages/<name>.py`` (a router using ``Advertiser``/``PlatformAdmin`` and ``render``), a
 template extending ``base.html``, one ``NavItem`` below and its route in ``pages/__init__.ROUTERS``.
 """
 
@@ -23,10 +19,14 @@ class NavItem:
 
 
 NAV: tuple[NavItem, ...] = (
+    NavItem("Home", "/app/home", "advertiser"),
+    NavItem("Shopify", "/app/shopify", "advertiser"),
+    NavItem("Meta", "/app/meta", "advertiser"),
     NavItem("Attribution", "/app/attribution", "advertiser"),
     NavItem("Conversions", "/app/conversions", "advertiser"),
     NavItem("Events", "/app/events", "advertiser"),
     NavItem("Influencers", "/app/programme", "advertiser"),
+    NavItem("Exports", "/app/exports", "advertiser"),
     NavItem("Settings", "/app/settings", "advertiser"),
     NavItem("My dashboard", "/app/me", "influencer"),
     NavItem("Admin", "/app/admin", "admin"),

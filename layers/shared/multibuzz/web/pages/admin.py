@@ -1,17 +1,24 @@
-"""Admin (platform admins): accounts — create, deactivate, reactivate.
+"""Admin (platform admins): accounts (create, open, deactivate, reactivate), platform totals, recent sign-ups,
+dead-letter queues with redrive, recent ingestion errors.
 
-Platform totals, recent sign-ups, dead-letter queues and ingestion errors come with the #12/#16 admin APIs.
+Totals, queues, dead letters, redrive and ingestion errors are the functions behind ``GET /api/v1/admin/
+overview``, ``/admin/dlq/{queue}``, ``POST /admin/dlq/{queue}/redrive`` and ``/admin/ingestion-errors``,
+called in-process; a redrive is a CSRF-checked form post.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
 
+from multibuzz.api.routers.admin import dead_letters, ingestion_errors, redrive
+from multibuzz.api.routers.admin import overview as platform_overview
 from multibuzz.api.schemas import AccountIn
-from multibuzz.db.models import User
+from multibuzz.db.models import Account, User
 from multibuzz.errors import NotFoundError
 from multibuzz.http.deps import ContainerDep, SessionDep, TenancyDep
 from multibuzz.web.deps import Form, PlatformAdmin
@@ -22,9 +29,46 @@ from multibuzz.web.security import SESSION_COOKIE, cookie_secure
 router = APIRouter(include_in_schema=False)
 
 
+RECENT = 10
+LETTERS = 20
+
+
+def _dead_letters(actor: Any, container: Any, queues: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every queue holding dead letters, with the first few of them (one unreadable queue hides no other)."""
+    out = []
+    for entry in queues:
+        if not entry.get("dead_letters"):
+            continue
+        try:
+            letters = dead_letters(entry["queue"], actor, container, limit=LETTERS)["data"]
+        except Exception:  # shown as unreadable; the page still renders
+            letters = None
+        out.append({"queue": entry["queue"], "count": entry["dead_letters"], "letters": letters})
+    return out
+
+
 @router.get("/app/admin", response_class=HTMLResponse)
-def admin_page(request: Request, actor: PlatformAdmin, tenancy: TenancyDep) -> Response:
-    return render(request, "admin.html", accounts=tenancy.list_accounts(actor))
+def admin_page(
+    request: Request, actor: PlatformAdmin, tenancy: TenancyDep, session: SessionDep, container: ContainerDep
+) -> Response:
+    totals = platform_overview(actor, session, container)
+    signups = list(session.scalars(select(Account).order_by(Account.created_at.desc(), Account.id).limit(RECENT)))
+    return render(
+        request,
+        "admin.html",
+        accounts=tenancy.list_accounts(actor),
+        totals=totals,
+        signups=signups,
+        dlq=_dead_letters(actor, container, totals["queues"]),
+        errors=ingestion_errors(actor, session, limit=RECENT)["data"],
+        redriven=request.query_params.get("redriven"),
+    )
+
+
+@router.post("/app/admin/dlq/{queue}/redrive", response_class=HTMLResponse)
+def redrive_queue(queue: str, form: Form, actor: PlatformAdmin, container: ContainerDep) -> Response:
+    moved = redrive(queue, actor, container)
+    return RedirectResponse(f"/app/admin?redriven={moved['redriven']}", status_code=303)
 
 
 @router.post("/app/admin/accounts", response_class=HTMLResponse)

@@ -1,4 +1,6 @@
-"""The influencer dashboard (influencer users): their links, coupons, clicks and attributed conversions.
+"""The influencer dashboard (influencer users): sales, clicks and commission cards and "my traffic" / "my
+conversions" charts (``GET /api/v1/influencer/stats/{overview,chart}``, called in-process), their links,
+coupons, clicks and attributed conversions.
 
 Every read goes through the same services with the influencer's actor, which restrict rows to their own
 influencer (the services' ``scope.restricted``), so an influencer never sees another's numbers.
@@ -6,12 +8,14 @@ influencer (the services' ``scope.restricted``), so an influencer never sees ano
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from multibuzz.api.routers.conversions import list_conversions
+from multibuzz.api.routers.stats import influencer_chart, influencer_overview, influencer_reports
 from multibuzz.http.deps import ContainerDep, SessionDep
 from multibuzz.services.clicks import ClickFilters, summarize_clicks
 from multibuzz.services.influencers import InfluencerService
@@ -39,6 +43,23 @@ def dashboard(request: Request, actor: InfluencerUser, session: SessionDep, cont
         limit=200,
         cursor=None,
     )["data"]
+    reports = influencer_reports(reader_of(actor), session, container)
+    overview = influencer_overview(reports, window.first_day, window.last_day)
+    series = influencer_chart(reports, window.first_day, window.last_day, "day")["series"]
+    labels = [str(p["at"]) for p in series]
+    traffic = {"labels": labels, "values": [p["clicks"] for p in series], "label": "Clicks on my links"}
+    converted = {
+        "labels": labels,
+        "datasets": [
+            {"label": "My conversions", "values": [p["conversions"] for p in series]},
+            {
+                "label": f"My sales ({overview['currency']})",
+                "values": [float(p["revenue"]) for p in series],
+                "type": "line",
+                "axis": "y1",
+            },
+        ],
+    }
     sales: dict[str, Decimal] = {}
     for conversion in conversions:
         sales[conversion["currency"]] = sales.get(conversion["currency"], Decimal(0)) + Decimal(conversion["revenue"])
@@ -54,4 +75,7 @@ def dashboard(request: Request, actor: InfluencerUser, session: SessionDep, cont
         clicks=summarize_clicks(session, actor, ClickFilters(since=window.start, until=window.end)),
         conversions=conversions,
         sales=sorted(sales.items()),
+        overview=overview,
+        traffic_json=json.dumps(traffic),
+        conversions_json=json.dumps(converted),
     )
