@@ -54,3 +54,7 @@ def test_channels_campaigns_clicks_and_coupon_sales() -> None:
     purchases = [j.purchase for j in plan.journeys if j.purchase]
     assert purchases and any(p.coupon_code == "RIA15" for p in purchases)
     assert any(p.coupon_code is None for p in purchases)
+
+
+def test_visitors_use_several_browsers() -> None:
+    assert {j.user_agent for j in _plan().journeys} == set(traffic.USER_AGENTS)

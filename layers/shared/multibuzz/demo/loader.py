@@ -162,14 +162,15 @@ class DemoLoader:
         for visit in journey.visits:
             url = visit.url
             if visit.link_code:
-                click = self._call(http, "GET", f"/r/{visit.link_code}", headers={"referer": visit.referrer or ""})
+                headers = {"referer": visit.referrer or "", "user-agent": journey.user_agent}
+                click = self._call(http, "GET", f"/r/{visit.link_code}", headers=headers)
                 url = click.headers.get("location") or url
             hit = {
                 "visitor_id": journey.visitor_id,
                 "session_id": visit.session_id,
                 "url": url,
                 "referrer": visit.referrer,
-                "user_agent": traffic.USER_AGENT,
+                "user_agent": journey.user_agent,
                 "started_at": visit.started_at.isoformat(),
             }
             self._call(http, "POST", "/api/v1/sessions", json={"session": hit}, headers=auth)
@@ -186,7 +187,7 @@ class DemoLoader:
                 "currency": currency,
                 "event_id": purchase.event_id,
                 "timestamp": purchase.at.isoformat(),
-                "user_agent": traffic.USER_AGENT,
+                "user_agent": journey.user_agent,
             }
             if purchase.coupon_code:
                 body["coupon_code"] = purchase.coupon_code
@@ -201,7 +202,7 @@ class DemoLoader:
             "visitor_id": journey.visitor_id,
             "event_id": traffic.key(0, visit.session_id, kind),
             "timestamp": at.isoformat(),
-            "user_agent": traffic.USER_AGENT,
+            "user_agent": journey.user_agent,
             "properties": {"url": url, "funnel": "purchase", "funnel_position": n + 1},
         }
 

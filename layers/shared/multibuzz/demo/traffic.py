@@ -18,6 +18,16 @@ from urllib.parse import urlencode
 
 SITE = "https://demo-store.example"
 USER_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5"
+#: Browsers the visitors use (one per visitor), so clicks and sessions spread over devices and browsers.
+USER_AGENTS: tuple[str, ...] = (
+    USER_AGENT + " Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
+    "Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+)
 
 #: (channel kind, weight): how a visit arrives.
 SOURCES: tuple[tuple[str, int], ...] = (
@@ -61,6 +71,7 @@ class Journey:
     visitor_id: str
     visits: tuple[Visit, ...]
     purchase: Purchase | None = None
+    user_agent: str = USER_AGENT
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ def plan(
                 value = Decimal(rng.randint(1500, 24000)) / 100
                 at_purchase = min(last.started_at + timedelta(minutes=rng.randint(3, 25)), now - timedelta(seconds=5))
                 purchase = Purchase(key(seed, "purchase", index), at_purchase, value, coupon)
-            journeys.append(Journey(visitor, tuple(visits), purchase))
+            journeys.append(Journey(visitor, tuple(visits), purchase, USER_AGENTS[index % len(USER_AGENTS)]))
     return Plan(journeys)
 
 
