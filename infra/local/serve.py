@@ -53,8 +53,8 @@ def prepare() -> DemoCredentials:
         f"  demo API key   {creds.api_key or '(shown at first start; see .multibuzz/demo-credentials.json)'}\n"
         + (f"  demo store     {demo_store} (a fake Shopify store; its 7-day fill is queued)\n" if demo_store else "")
         + (
-            f"  demo data      {settings.demo_days} days of traffic, loading in the background"
-            " (once; MULTIBUZZ_DEMO_DATA=false turns it off)\n"
+            f"  demo data      {settings.demo_days} days of traffic, loaded in the background once serving"
+            " (first start only; MULTIBUZZ_DEMO_DATA=false turns it off)\n"
             if settings.demo_data
             else ""
         ),
