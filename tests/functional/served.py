@@ -89,6 +89,7 @@ class ServedStack:
     def env(self) -> dict[str, str]:
         env = {**os.environ, "MULTIBUZZ_DATA_DIR": str(self.data_dir), "MULTIBUZZ_PORT": str(self.port)}
         env.pop("MULTIBUZZ_DATABASE_URL", None)
+        env.setdefault("MULTIBUZZ_DEMO_DATA", "false")  # these tests are about the process, not the demo traffic
         env.update(self.env_overrides)
         return env
 

@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     run_schedules: bool = True
     # `make serve` demo: a fake Shopify store with a week of orders, connected to the demo account.
     demo_shopify: bool = False
+    # `make serve` demo data (once per database, in the background once the server answers): generated
+    # journeys sent through the ingestion API with the demo key, influencer clicks and coupon sales, the
+    # fake store (as demo_shopify) and a fake Meta ad account with its spend filled. False: none of it.
+    demo_data: bool = True
+    demo_days: int = Field(default=30, ge=1, le=90)
+    demo_visitors_per_day: int = Field(default=20, ge=1, le=1000)
+    demo_seed: int = 13
     # Consumer threads per queue in the local runner (FIFO groups still go one message at a time).
     local_consumer_threads: int = Field(default=2, ge=1, le=16)
     # Metrics (EMF): the HTTP functions flush their in-memory counters at the end of an invocation once this

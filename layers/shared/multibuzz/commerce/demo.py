@@ -62,3 +62,69 @@ def connect_demo_store(container: Container, account_id: str) -> str | None:
         if existing:
             logger.info("demo store reconnected", extra={"integration_id": integration.id})
         return integration.id
+
+
+# -- Meta ------------------------------------------------------------------------------------------------
+DEMO_AD_ACCOUNT = "act_70010001"
+DEMO_META_TOKEN = "EAAB-demo-meta-token"
+#: The demo ad account's campaigns (id, name); the demo traffic's paid-social visits carry them as
+#: ``utm_id`` / ``utm_campaign``, so the Meta dashboard matches attributed revenue to spend.
+DEMO_META_CAMPAIGNS = (("700190001", "Spring Sale"), ("700190002", "Retargeting"))
+_meta: list[Any] = []
+
+
+def start_fake_meta(container: Container) -> Container:
+    """Serve a fake Graph API and return a container whose Graph URL points at it (installed process-wide).
+
+    Skipped when a real Meta app is configured (``MULTIBUZZ_META_APP_ID``): the demo must not redirect it."""
+    from multibuzz.commerce.fakes.meta import FakeAd, FakeMeta
+
+    settings = container.settings
+    if settings.meta_app_id:
+        logger.warning("demo ad account skipped: a real Meta app is configured")
+        return container
+    fake = FakeMeta(async_polls=1)
+    account = fake.add_account(DEMO_AD_ACCOUNT, DEMO_META_TOKEN, name="Demo ads")
+    for n, (campaign_id, name) in enumerate(DEMO_META_CAMPAIGNS):
+        for a in range(2):
+            account.ads.append(
+                FakeAd(
+                    ad_id=f"{campaign_id}{a + 1:02d}",
+                    campaign_id=campaign_id,
+                    campaign_name=name,
+                    adset_id=f"70018000{n + 1}",
+                    ad_name=f"{name} ad {a + 1}",
+                    adset_name=f"{name} audience",
+                )
+            )
+    graph_url = fake.serve()
+    _meta.append(fake)
+    demo = Container(
+        settings.model_copy(update={"meta_graph_url": graph_url}),
+        clock=container.clock,
+        ids=container.ids,
+    )
+    use_container(demo)
+    return demo
+
+
+def connect_demo_ad_account(container: Container, account_id: str, days: int) -> str | None:
+    """Connect the fake ad account to the demo account (in the account's currency and zone) and fill its last
+    ``days`` days of spend; returns the integration id (None without the fake)."""
+    from multibuzz.commerce.meta.sync import MetaSync, sync_all
+    from multibuzz.db.models import Account
+
+    if not _meta:
+        return None
+    fake = _meta[0]
+    with container.session() as session:
+        account = session.get_one(Account, account_id)
+        ad_account = fake.accounts[DEMO_AD_ACCOUNT.removeprefix("act_")]
+        ad_account.currency, ad_account.timezone_name = account.currency, account.timezone
+        integration = MetaSync.from_container(container).connect(session, account_id, DEMO_AD_ACCOUNT, DEMO_META_TOKEN)
+        session.commit()
+        integration_id = integration.id
+    detail = {"integration_id": integration_id, "type": "meta_7d_fill", "trigger": "manual", "days": days}
+    result = sync_all(container, detail, poll_seconds=0.05)
+    logger.info("demo ad account filled", extra={"integration_id": integration_id, "result": result})
+    return integration_id

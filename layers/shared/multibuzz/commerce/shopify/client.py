@@ -20,6 +20,17 @@ SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 MAX_THROTTLE_RETRIES = 8
 
 
+class JsonLine(dict[str, Any]):
+    """A JSON object parsed from one line of a bulk result that keeps the line: written as a JSON column, the
+    line goes in as it came (the same document) instead of being encoded again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        super().__init__(json.loads(text))
+        self.text = text
+
+
 class ShopifyError(RuntimeError):
     """Shopify refused or failed; ``message`` is written for a person (shown in sync-status)."""
 
@@ -179,7 +190,7 @@ class ShopifyClient:
                 raise ShopifyError(f"bulk result download failed (HTTP {response.status_code})")
             for line in response.iter_lines():
                 if line.strip():
-                    yield json.loads(line)
+                    yield JsonLine(line)  # keeps the line: the raw payload is stored without encoding it again
 
     def subscribe_webhook(self, topic: str, callback_url: str) -> str | None:
         mutation = (

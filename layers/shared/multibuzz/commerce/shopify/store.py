@@ -11,13 +11,16 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import sqltypes
 
+from multibuzz.commerce.shopify.client import JsonLine
 from multibuzz.commerce.shopify.conversions import conversion_id_of
 from multibuzz.commerce.shopify.orders import OrderFacts, customer_ref, order_day
 from multibuzz.db.models.commerce import FactOrder, Integration, ShopifyOrderRaw
@@ -45,9 +48,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _json_text(value: Any) -> Any:
+    if isinstance(value, JsonLine):
+        return value.text
+    return json.dumps(value) if isinstance(value, dict | list) else value
+
+
+def _naive_utc(value: Any) -> Any:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def _converter(column: Any) -> Any:
+    """How a value of this column goes to the DB-API: None when pymysql takes it as it is (text, numbers,
+    dates, booleans), else a function (aware datetimes to naive UTC, JSON documents to text)."""
+    kind = getattr(column.type, "impl", column.type)
+    if isinstance(kind, sqltypes.JSON):
+        return _json_text
+    if isinstance(kind, sqltypes.DateTime):
+        return _naive_utc
+    if isinstance(kind, sqltypes.String | sqltypes.Numeric | sqltypes.Integer | sqltypes.Boolean | sqltypes.Date):
+        return None
+    return _plain
+
+
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """A plain multi-row INSERT. On MySQL straight through the DB-API cursor with positional rows (what a raw
-    ``executemany`` costs: no per-value bind processing or dict-style escaping); elsewhere a Core insert."""
+    ``executemany`` costs: no per-value bind processing or dict-style escaping; only the datetime and JSON
+    columns are converted); elsewhere a Core insert."""
     if not rows:
         return
     if session.get_bind().dialect.name not in ("mysql", "mariadb"):
@@ -56,11 +83,21 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     columns = [table.c[name].name for name in rows[0]]  # names of our own table's columns, never input
     placeholders = ", ".join(["%s"] * len(columns))
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+    pick = itemgetter(*columns)
+    convert = [(i, f) for i, f in enumerate(_converter(table.c[c]) for c in columns) if f is not None]
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        picked = list(pick(row)) if len(columns) > 1 else [pick(row)]
+        for i, f in convert:
+            value = picked[i]
+            if value is not None:
+                picked[i] = f(value)
+        values.append(tuple(picked))
     dbapi = session.connection().connection.dbapi_connection
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        cursor.executemany(sql, [tuple(_plain(row[c]) for c in columns) for row in rows])
+        cursor.executemany(sql, values)
     finally:
         cursor.close()
 
