@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from multibuzz.errors import InvalidInputError
-from multibuzz.reports.figures import Range, Rule, aov, buckets, check_hourly, commission, parse_range, ratio
+from multibuzz.reports.figures import Range, Rule, aov, buckets, check_hourly, commission, credit, parse_range, ratio
 from multibuzz.reports.rollup import (
     SEP,
     ClickRow,
@@ -97,3 +97,11 @@ def test_ranges_rates_and_buckets() -> None:
     assert (ratio(Decimal(2), Decimal(3)), ratio(Decimal(1), Decimal(0))) == ("0.6667", "0.0000")
     assert (aov(Decimal("10"), Decimal(3)), aov(Decimal(0), Decimal(0))) == ("3.33", "0.00")
     assert len(buckets(Range(today, today), "hour")) == 24 and buckets(Range(today, today), "day") == [(today, 0)]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("400", "400"), ("400.0000", "400"), ("2.5000", "2.5"), ("0.3333", "0.3333"), ("0", "0"), ("1E+3", "1000")],
+)
+def test_attributed_conversion_counts_are_plain_decimal_strings(value: str, text: str) -> None:
+    assert credit(Decimal(value)) == text

@@ -61,6 +61,12 @@ def count(value: Decimal) -> int:
     return int(value)
 
 
+def credit(value: Decimal) -> str:
+    """A fractional count (attributed conversions) as a plain decimal string: ``"400"``, ``"2.5"``,
+    never ``"4E+2"`` (``Decimal.normalize`` alone gives exponents for whole tens)."""
+    return format(value.normalize(), "f")
+
+
 def ratio(numerator: Decimal, denominator: Decimal) -> str:
     if denominator == 0:
         return "0.0000"

@@ -30,6 +30,7 @@ from multibuzz.reports.figures import (
     check_hourly,
     commission,
     count,
+    credit,
     money,
     parse_range,
     ratio,
@@ -315,7 +316,7 @@ class Reports:
                     "sessions": count(row["sessions"]),
                     "models": {
                         m: {
-                            "conversions": str(row["models"].get(m, {}).get("conversions", ZERO).normalize()),
+                            "conversions": credit(row["models"].get(m, {}).get("conversions", ZERO)),
                             "revenue": money(row["models"].get(m, {}).get("revenue", ZERO)),
                         }
                         for m in models
@@ -327,8 +328,7 @@ class Reports:
             "models": models,
             "data": data,
             "totals": {
-                m: {"conversions": str(t["conversions"].normalize()), "revenue": money(t["revenue"])}
-                for m, t in totals.items()
+                m: {"conversions": credit(t["conversions"]), "revenue": money(t["revenue"])} for m, t in totals.items()
             },
         }
 
