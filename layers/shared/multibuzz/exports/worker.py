@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from multibuzz import __version__, topology
 from multibuzz.adapters.objects.base import ObjectStore, Upload
 from multibuzz.clock import Clock
-from multibuzz.db.models import Export
+from multibuzz.db.models import Account, Export
 from multibuzz.exports.datasets import DATASETS, Dataset, ExportFilter
 from multibuzz.exports.encoding import GZIP_LEVEL, RowEncoder
 from multibuzz.exports.service import MESSAGE_KIND, expiry
@@ -174,6 +174,7 @@ class ExportWorker:
                     end=export.range_end,
                     as_of=export.created_at,
                     model=export.model,
+                    zone=session.scalar(select(Account.timezone).where(Account.id == export.account_id)) or "UTC",
                 ),
             )
             session.commit()
