@@ -17,21 +17,31 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from multibuzz.bootstrap import get_container
 from multibuzz.commerce.shopify import conversions, webhooks
 from multibuzz.consumers.envelope import Envelope
+from multibuzz.telemetry import correlation
+from multibuzz.telemetry.invocation import invocation
+
+FUNCTION = "webhooks"
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
-    container = get_container()
-    envelope = Envelope.loads(record.body)
-    with container.session() as session:
-        try:
-            messages = webhooks.handle(envelope, session, container)
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
-    conversions.send(container.queue, messages)
+    # The request id of the webhook's HTTP delivery (message attribute): on this record's log lines and on
+    # the conversion messages it sends on.
+    token = correlation.set_current(correlation.from_sqs_record(record.raw_event))
+    try:
+        container = get_container()
+        envelope = Envelope.loads(record.body, correlation.current())
+        with container.session() as session:
+            try:
+                messages = webhooks.handle(envelope, session, container)
+                session.commit()
+            except Exception:
+                session.rollback()
+                raise
+        conversions.send(container.queue, messages)
+    finally:
+        correlation.reset(token)
 
 
 def _http(event: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +55,9 @@ def _http(event: dict[str, Any]) -> dict[str, Any]:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "Records" in event:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-    return _http(event)
+        with invocation(FUNCTION, None, flush=True):
+            return process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+    with invocation(FUNCTION, correlation.from_http_event(event)):
+        return _http(event)

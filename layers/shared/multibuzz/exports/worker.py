@@ -31,6 +31,7 @@ from multibuzz.exports.datasets import DATASETS, Dataset, ExportFilter
 from multibuzz.exports.encoding import GZIP_LEVEL, RowEncoder
 from multibuzz.exports.service import MESSAGE_KIND, expiry
 from multibuzz.observability import get_logger
+from multibuzz.telemetry import metrics
 
 if TYPE_CHECKING:
     from multibuzz.bootstrap import Container
@@ -91,6 +92,7 @@ class ExportWorker:
         if claim is None:
             return
         upload: Upload | None = None
+        began = self.clock.now()
         try:
             upload = self.objects.start_upload(claim.key, CONTENT_TYPES[claim.format])
             self._update(claim, upload_id=upload.upload_id)
@@ -111,6 +113,8 @@ class ExportWorker:
                 expires_at=expiry(finished, self.retention_days),
             )
             logger.info("export ready", extra={"export_id": export_id, "rows": encoder.rows, "bytes": encoder.bytes})
+            metrics.count(metrics.Metric.EXPORT_ROWS, encoder.rows)
+            metrics.observe(metrics.Metric.EXPORT_DURATION, (finished - began).total_seconds() * 1000)
         except Exception as exc:
             logger.exception("export attempt failed", extra={"export_id": export_id, "attempt": claim.attempt})
             if upload is not None:
@@ -257,6 +261,7 @@ def handle_export_batch(event: dict[str, Any], context: Any, worker: ExportWorke
 
     from multibuzz.bootstrap import get_container
     from multibuzz.consumers.envelope import Envelope
+    from multibuzz.telemetry.invocation import invocation
 
     runner = worker or ExportWorker.from_container(get_container())
 
@@ -267,6 +272,7 @@ def handle_export_batch(event: dict[str, Any], context: Any, worker: ExportWorke
         runner.run(envelope.id)
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    )
+    with invocation("exports", None, flush=True):
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        )

@@ -35,6 +35,7 @@ from multibuzz.commerce.shopify.sync import _account_locale, hash_key, tools_of
 from multibuzz.consumers.envelope import Envelope, dumps_envelope
 from multibuzz.db.models.commerce import Integration, IntegrationSecret, ShopifyWebhookRaw
 from multibuzz.observability import get_logger
+from multibuzz.telemetry import correlation, metrics
 
 logger = get_logger("shopify.webhooks")
 
@@ -156,7 +157,7 @@ def message_for(
         "body": body,
     }
     text = dumps_envelope(KIND, f"shopify:{target.integration_id}:{webhook_id}", target.account_id, payload)
-    return OutgoingMessage(text)
+    return OutgoingMessage(text, attributes=correlation.message_attributes())  # the request id travels along
 
 
 # -- consumer ----------------------------------------------------------------------------------------
@@ -194,6 +195,15 @@ def handle(envelope: Envelope, session: Session, container: Container) -> list[O
         return []
     session.add(raw)
     session.flush()
+    logger.info(
+        "webhook stored",
+        extra={
+            "topic": topic,
+            "webhook_id": raw.webhook_id,
+            "account_id": raw.account_id,
+            "correlation_id": envelope.correlation_id,  # the delivery's HTTP request id
+        },
+    )
     messages: list[OutgoingMessage] = []
     body = dict(p.get("body") or {})
     if topic in ORDER_TOPICS:
@@ -334,6 +344,7 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
         targets = directory.lookup(container, shop) if own else []
         custom = [t.secret for t in targets if t.secret]
         if not custom or not verify(body, header, custom):
+            _rejected("signature")
             return 401, {"error": "unauthorized", "message": "X-Shopify-Hmac-Sha256 does not match the body"}
     targets = directory.lookup(container, shop) if shop else []
     if not targets:
@@ -343,18 +354,29 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
         return 200, {"status": "ignored", "reason": "unknown shop"}
     webhook_id = headers.get("x-shopify-webhook-id", "").strip()
     if not webhook_id:
+        _rejected("invalid")
         return 400, _problem("X-Shopify-Webhook-Id header is required", "X-Shopify-Webhook-Id")
     try:
         parsed = json.loads(body or b"{}")
     except ValueError:
+        _rejected("invalid")
         return 400, _problem("body is not JSON", "body")
     if not isinstance(parsed, dict):
+        _rejected("invalid")
         return 400, _problem("body must be a JSON object", "body")
     messages = [message_for(t, topic, webhook_id[:100], shop, headers, parsed) for t in targets]
     try:
         results = container.queue.send_batch("webhooks", messages)
     except QueueUnavailableError:
+        _rejected("queue")
         return 503, {"error": "unavailable", "message": "queue unavailable; Shopify will retry"}
     if not all(r.ok for r in results):
+        _rejected("queue")
         return 503, {"error": "unavailable", "message": "queue refused the delivery; Shopify will retry"}
+    metrics.count(metrics.Metric.WEBHOOKS_RECEIVED)
     return 200, {"status": "accepted"}
+
+
+def _rejected(reason: str) -> None:
+    """A delivery refused: ``reason`` is signature (401), invalid (400) or queue (503, Shopify retries)."""
+    metrics.count(metrics.Metric.WEBHOOKS_REJECTED, dimensions=(("reason", reason),))
