@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -32,13 +33,16 @@ def record_handler(record: SQSRecord) -> None:
     try:
         container = get_container()
         envelope = Envelope.loads(record.body, correlation.current())
+        after: list[Callable[[], None]] = []
         with container.session() as session:
             try:
-                messages = webhooks.handle(envelope, session, container)
+                messages = webhooks.handle(envelope, session, container, after)
                 session.commit()
             except Exception:
                 session.rollback()
                 raise
+        for action in after:  # compliance topics: the privacy service's own transactions
+            action()
         conversions.send(container.queue, messages)
     finally:
         correlation.reset(token)
