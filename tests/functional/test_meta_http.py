@@ -300,10 +300,10 @@ def test_connect_queues_the_first_fill_which_the_sync_function_runs(
     assert report.received == 1 and container.local_queue.depth("sync") == 0
     with container.session() as session:
         runs = session.execute(
-            select(SyncRun.type, SyncRun.status).where(SyncRun.integration_id == made.json()["id"])
+            select(SyncRun.type, SyncRun.status, SyncRun.trigger).where(SyncRun.integration_id == made.json()["id"])
         ).all()
         spend = session.scalar(
             select(func.sum(FactMetaDaily.spend)).where(FactMetaDaily.integration_id == made.json()["id"])
         )
-    assert runs == [("meta_7d_fill", "succeeded")]
+    assert runs == [("meta_7d_fill", "succeeded", "connect")]
     assert Decimal(spend) == _spend(fake)[0]

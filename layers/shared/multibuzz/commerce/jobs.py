@@ -55,7 +55,7 @@ def run_message(container: Container, envelope: Envelope) -> dict[str, Any]:
     if sync_type.startswith("meta_"):
         from multibuzz.commerce.meta.jobs import run_manual
 
-        return run_manual(container, integration_id, sync_type)
+        return run_manual(container, integration_id, sync_type, trigger=trigger)
     return {"skipped": f"no runner for {sync_type}"}
 
 
