@@ -41,8 +41,12 @@ def record_handler(record: SQSRecord) -> None:
             except Exception:
                 session.rollback()
                 raise
-        for action in after:  # compliance topics: the privacy service's own transactions
-            action()
+        try:
+            for action in after:  # compliance topics: the privacy service's own transactions
+                action()
+        except Exception:
+            webhooks.forget_delivery(container, envelope)  # so the redelivery acts again
+            raise
         conversions.send(container.queue, messages)
     finally:
         correlation.reset(token)

@@ -450,6 +450,33 @@ def test_customers_data_request_stores_the_access_document_for_the_owner(
     assert document["counts"]["shopify_orders_raw"] == {"rows": 1}
 
 
+def test_a_failed_compliance_action_is_done_again_on_redelivery(
+    container: Container, shopify: FakeShopify, connected: tuple[Tenant, str, str], gateway: str
+) -> None:
+    """The access document cannot be stored (object store down): the delivery fails, is not remembered as
+    handled, and the queue's redelivery stores it."""
+    import json
+
+    _, shop, _ = connected
+    ask = {"shop_domain": shop, "customer": {"id": 556, "email": "later@example.com"}, "orders_requested": []}
+    assert shopify.fire_webhook(gateway, shop, "customers/data_request", ask, webhook_id="dr-2").status_code == 200
+    working = container.objects
+
+    class Down:
+        def put(self, key: str, data: bytes, content_type: str) -> None:
+            raise OSError("object store unavailable")
+
+    container.__dict__["objects"] = Down()
+    report = deliver_once(container.local_queue, "webhooks", load_handler("webhooks"), batch_size=1, backoff_seconds=0)
+    assert report.received == 1 and report.succeeded == 0
+    assert count(container, ShopifyWebhookRaw, webhook_id="dr-2") == 0, "not remembered as handled"
+    container.__dict__["objects"] = working
+    assert drain(container, "webhooks", "webhooks") == 1
+    with container.session() as session:
+        kept = session.scalar(select(ShopifyWebhookRaw.payload).where(ShopifyWebhookRaw.webhook_id == "dr-2"))
+    assert json.loads(container.objects.get(kept["document_key"]))["subject_type"] == "email"
+
+
 # -- attribution ----------------------------------------------------------------------------------------
 
 

@@ -233,6 +233,21 @@ def handle(
     return messages
 
 
+def forget_delivery(container: Container, envelope: Envelope) -> None:
+    """Delete a stored delivery whose after-commit work failed: the queue's redelivery is then not a
+    duplicate and does the work again (an erasure request twice is harmless: the second finds nothing)."""
+    from sqlalchemy import delete
+
+    webhook_id = str(envelope.payload.get("webhook_id"))[:100]
+    with container.session() as session:
+        session.execute(
+            delete(ShopifyWebhookRaw).where(
+                ShopifyWebhookRaw.account_id == envelope.account_id, ShopifyWebhookRaw.webhook_id == webhook_id
+            )
+        )
+        session.commit()
+
+
 def _compliance(
     container: Container,
     integration: Integration,
