@@ -14,7 +14,7 @@ from multibuzz.commerce.jobs import run_message
 from multibuzz.consumers.envelope import Envelope
 from multibuzz.jobs.registry import job_for
 from multibuzz.observability import get_logger
-from multibuzz.telemetry import tracing
+from multibuzz.telemetry import correlation, tracing
 from multibuzz.telemetry.invocation import invocation
 
 logger = get_logger("sync")
@@ -22,15 +22,20 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
-    result = run_message(get_container(), Envelope.loads(record.body))
-    logger.info("sync run finished", extra={"result": result})
+    token = correlation.set_current(correlation.from_sqs_record(record.raw_event))  # a manual sync's request
+    try:
+        result = run_message(get_container(), Envelope.loads(record.body, correlation.current()))
+        logger.info("sync run finished", extra={"result": result})
+    finally:
+        correlation.reset(token)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "Records" in event:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        with invocation("sync", None, flush=True):  # SyncRows / SyncDuration of the run, flushed per batch
+            return process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
     detail_type = str(event.get("detail-type", ""))
     with invocation("sync", str(event.get("id") or "") or None, flush=True):
         tracing.annotate("message_kind", detail_type)

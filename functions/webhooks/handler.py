@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -17,21 +18,38 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from multibuzz.bootstrap import get_container
 from multibuzz.commerce.shopify import conversions, webhooks
 from multibuzz.consumers.envelope import Envelope
+from multibuzz.telemetry import correlation
+from multibuzz.telemetry.invocation import invocation
+
+FUNCTION = "webhooks"
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> None:
-    container = get_container()
-    envelope = Envelope.loads(record.body)
-    with container.session() as session:
+    # The request id of the webhook's HTTP delivery (message attribute): on this record's log lines and on
+    # the conversion messages it sends on.
+    token = correlation.set_current(correlation.from_sqs_record(record.raw_event))
+    try:
+        container = get_container()
+        envelope = Envelope.loads(record.body, correlation.current())
+        after: list[Callable[[], None]] = []
+        with container.session() as session:
+            try:
+                messages = webhooks.handle(envelope, session, container, after)
+                session.commit()
+            except Exception:
+                session.rollback()
+                raise
         try:
-            messages = webhooks.handle(envelope, session, container)
-            session.commit()
+            for action in after:  # compliance topics: the privacy service's own transactions
+                action()
         except Exception:
-            session.rollback()
+            webhooks.forget_delivery(container, envelope)  # so the redelivery acts again
             raise
-    conversions.send(container.queue, messages)
+        conversions.send(container.queue, messages)
+    finally:
+        correlation.reset(token)
 
 
 def _http(event: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +63,9 @@ def _http(event: dict[str, Any]) -> dict[str, Any]:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if "Records" in event:
-        return process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
-    return _http(event)
+        with invocation(FUNCTION, None, flush=True):
+            return process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+    with invocation(FUNCTION, correlation.from_http_event(event)):
+        return _http(event)

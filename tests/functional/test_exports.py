@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from multibuzz.adapters.objects.s3 import S3ObjectStore, client_config
 from multibuzz.bootstrap import Container
 from multibuzz.clock import FixedClock
 from multibuzz.db.models import AttributionCredit, Conversion, Event, Export, Visitor, VisitSession
+from multibuzz.db.models.commerce import DailySummary, FactOrder, Integration
 from multibuzz.db.models.influencer import Click
 from multibuzz.exports.worker import ExportWorker, handle_export_batch
 
@@ -158,8 +159,69 @@ def _seed(api: Api, container: Container, name: str, *, events_in: int = 7) -> S
                     received_at=at,
                 )
             )
+        store = Integration(
+            id=ids.new("int"),
+            account_id=account,
+            type="shopify",
+            external_id=f"{handle}.myshopify.com",
+            created_at=JAN,
+            updated_at=JAN,
+        )
+        session.add(store)
+        session.flush()
+        for index, at in enumerate([*inside[:3], *outside]):
+            session.add(
+                FactOrder(
+                    account_id=account,
+                    integration_id=store.id,
+                    shopify_order_id=str(1000 + index),
+                    order_name=f"#{1000 + index}",
+                    currency="USD",
+                    gross=Decimal("50.00"),
+                    discounts=Decimal("5.00"),
+                    net=Decimal("45.00"),
+                    refunds=Decimal(0),
+                    total_price=Decimal("49.50"),
+                    total_tax=Decimal("4.50"),
+                    shipping=Decimal(0),
+                    order_created_at=at,
+                    order_updated_at=at,
+                    order_date=at.date(),
+                    customer_ref="cus-secret-ref",
+                    shopify_customer_id="777",
+                    email_hash="e" * 64,
+                    note_attributes=[{"name": "gift_note", "value": "for Jane Doe"}],
+                    synced_at=at,
+                )
+            )
+        for day in ("2025-12-31", "2026-01-01", "2026-01-15", "2026-01-31", "2026-02-01"):
+            session.add(
+                DailySummary(
+                    account_id=account,
+                    date=date.fromisoformat(day),
+                    currency="USD",
+                    revenue_net=Decimal("45.00"),
+                    refunds=Decimal(0),
+                    orders=1,
+                    aov=Decimal("45.00"),
+                    spend=Decimal("10.00"),
+                    purchases=Decimal(1),
+                    purchase_value=Decimal("30.00"),
+                    roas=Decimal(3),
+                    mer=Decimal("4.5"),
+                    updated_at=JAN,
+                )
+            )
         session.commit()
-    expected = {"events": events_in, "sessions": 3, "conversions": 2, "attributions": 5, "clicks": 4}
+    expected = {
+        "events": events_in,
+        "sessions": 3,
+        "conversions": 2,
+        "attributions": 5,
+        "clicks": 4,
+        "orders": 3,
+        "daily_summary": 3,
+    }
     return Seeded(tenant, expected, event_ids)
 
 
@@ -266,6 +328,13 @@ def test_every_dataset_is_exported_and_downloaded_with_the_exact_rows(
     assert jsonl[0]["properties"] == ODD_PROPERTIES and jsonl[0]["visitor_id"] == "alpha-shop-visitor"
     conversions = _rows(*(lambda e: (_download(e)[0], e))(_get(api, token, requested["conversions"]["id"])))
     assert [c["revenue"] for c in conversions] == ["19.99", "100"] and conversions[0]["is_acquisition"] == "false"
+    orders = _rows(*(lambda e: (_download(e)[0], e))(_get(api, token, requested["orders"]["id"])))
+    assert [o["shopify_order_id"] for o in orders] == ["1000", "1001", "1002"]
+    assert (orders[0]["net"], orders[0]["order_date"], orders[0]["currency"]) == ("45", "2026-01-01", "USD")
+    assert not {"email_hash", "customer_ref", "shopify_customer_id", "visitor_id", "note_attributes"} & set(orders[0])
+    summary = _rows(*(lambda e: (_download(e)[0], e))(_get(api, token, requested["daily_summary"]["id"])))
+    assert [d["date"] for d in summary] == ["2026-01-01", "2026-01-15", "2026-01-31"]
+    assert (summary[0]["revenue_net"], summary[0]["spend"], summary[0]["mer"]) == ("45", "10", "4.5")
     linear = _download(_get(api, token, requested["linear"]["id"]))[1]
     assert linear["filters"]["model"] == "linear" and linear["models"] == ["linear"]
 
@@ -301,7 +370,7 @@ def test_the_list_shows_only_the_callers_exports_and_other_tenants_get_404(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"dataset": "orders"}, "dataset"),
+        ({"dataset": "refunds"}, "dataset"),
         ({"dataset": "events", "format": "xml"}, "format"),
         ({"dataset": "events", "from": "yesterday"}, "from"),
         ({"dataset": "events", "from": "2026-02-01", "to": "2026-01-01"}, "to"),

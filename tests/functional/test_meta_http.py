@@ -277,3 +277,33 @@ def test_dashboards_show_synced_spend_revenue_and_attributed_roas_per_campaign(
     assert theirs["campaigns"] == [] and theirs["kpis"]["spend"] == "0.00"
     key = api.client.get("/api/v1/dashboard/home", headers=api.auth(tenant.api_key))
     assert key.status_code == 403
+
+
+def test_connect_queues_the_first_fill_which_the_sync_function_runs(
+    api: Api, container: Container, fake: FakeMeta
+) -> None:
+    from multibuzz.db.models.commerce import FactMetaDaily, SyncRun
+    from sqlalchemy import func, select
+
+    from infra.local.dispatch import deliver_once, load_handler
+
+    tenant = _euro_tenant(api, "Meta First Fill")
+    made = api.client.post(
+        "/api/v1/integrations/meta",
+        json={"ad_account_id": "act_2002", "access_token": TOKEN},
+        headers=api.auth(tenant.owner_token),
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["next_sync"] == "meta_7d_fill"
+    assert container.local_queue.depth("sync") == 1, "the connection queued its first fill"
+    report = deliver_once(container.local_queue, "sync", load_handler("sync"), batch_size=10, backoff_seconds=0)
+    assert report.received == 1 and container.local_queue.depth("sync") == 0
+    with container.session() as session:
+        runs = session.execute(
+            select(SyncRun.type, SyncRun.status, SyncRun.trigger).where(SyncRun.integration_id == made.json()["id"])
+        ).all()
+        spend = session.scalar(
+            select(func.sum(FactMetaDaily.spend)).where(FactMetaDaily.integration_id == made.json()["id"])
+        )
+    assert runs == [("meta_7d_fill", "succeeded", "connect")]
+    assert Decimal(spend) == _spend(fake)[0]

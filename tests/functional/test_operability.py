@@ -249,7 +249,7 @@ def test_the_watchdog_counts_accounts_that_went_silent(api: Api, container: Cont
     emf.clear()
     handler = load_handler("sync")
     result = handler({"detail-type": "multibuzz.watchdog", "detail": {"min_weekly_events": 3}}, None)
-    assert result["result"] == {"silent_accounts": [quiet.account_id]}
+    assert result["result"] == {"silent_accounts": [quiet.account_id], "sync_age_seconds": {}}  # no integrations
     assert totals(emf)[("sync", "SilentAccounts", ())] == [1]
     assert watchdog.silent_accounts(container, min_weekly_events=4) == [], "3 events a week is not its habit at 4"
 

@@ -32,7 +32,9 @@ USER_ID = "user-jane-subject-42"
 EMAIL = "jane.subject@example.org"
 IP = "198.51.100.23"
 UA = "Mozilla/5.0 (JaneSubjectPhone; erase-me) Mobile"
-SUBJECT_VALUES = (DEVICE_A, DEVICE_B, USER_ID, EMAIL, IP, UA)
+PHONE = "+1-555-0100-7788"
+STREET = "42 Subject Lane"
+SUBJECT_VALUES = (DEVICE_A, DEVICE_B, USER_ID, EMAIL, IP, UA, PHONE, STREET)
 
 OTHER = "device-other-visitor-keeps"
 OTHER_IP = "192.0.2.77"
@@ -154,7 +156,83 @@ def build_world(api: Api, container: Container) -> tuple[Setup, str, str]:
         {"conversion_type": "purchase", "visitor_id": OTHER, "revenue": "30", "currency": "USD"},
     )
     drain(container)
+    shopify_order(container, tenant.account_id)
     return s, conversion["conversion"]["id"], other["conversion"]["id"]
+
+
+def shopify_order(container: Container, account_id: str) -> None:
+    """A Shopify order of the subject (by e-mail, customer id and their _mbuzz_vid), as the webhook consumer
+    stores it: the raw order JSON, the webhook body and the fact row."""
+    from multibuzz.commerce.shopify.orders import email_hash
+    from multibuzz.commerce.shopify.sync import hash_key
+    from multibuzz.db.models.commerce import FactOrder, Integration, ShopifyOrderRaw, ShopifyWebhookRaw
+
+    now = datetime.now(UTC)
+    order = {
+        "id": 8801,
+        "name": "#1001",
+        "email": EMAIL,
+        "phone": PHONE,
+        "total_price": "80.00",
+        "currency": "USD",
+        "customer": {"id": 9901, "email": EMAIL, "first_name": "Jane", "phone": PHONE},
+        "shipping_address": {"address1": STREET, "city": "Springfield", "phone": PHONE},
+        "note_attributes": [{"name": "_mbuzz_vid", "value": DEVICE_A}],
+        "line_items": [{"title": "Mug", "price": "80.00", "properties": [{"name": "engraving", "value": EMAIL}]}],
+    }
+    with container.session() as session:
+        store = Integration(
+            id=container.ids.new("int"),
+            account_id=account_id,
+            type="shopify",
+            external_id="privacy-shop.myshopify.com",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(store)
+        session.flush()
+        common = {"account_id": account_id, "integration_id": store.id}
+        session.add(
+            ShopifyOrderRaw(
+                **common, shopify_order_id="8801", order_updated_at=now, source="webhook", fetched_at=now, payload=order
+            )
+        )
+        session.add(
+            ShopifyWebhookRaw(
+                **common,
+                webhook_id="wh-privacy-1",
+                topic="orders/create",
+                shop_domain="privacy-shop.myshopify.com",
+                received_at=now,
+                status="processed",
+                payload=order,
+            )
+        )
+        session.add(
+            FactOrder(
+                **common,
+                shopify_order_id="8801",
+                order_name="#1001",
+                currency="USD",
+                gross=Decimal("80.00"),
+                discounts=Decimal(0),
+                net=Decimal("80.00"),
+                refunds=Decimal(0),
+                total_price=Decimal("80.00"),
+                total_tax=Decimal(0),
+                shipping=Decimal(0),
+                order_created_at=now,
+                order_updated_at=now,
+                order_date=now.date(),
+                note_attributes=order["note_attributes"],
+                customer_ref="shopify:9901",
+                shopify_customer_id="9901",
+                email_hash=email_hash(EMAIL, hash_key(container)),
+                visitor_id=DEVICE_A,
+                synced_at=now,
+            )
+        )
+        session.commit()
 
 
 def reports(api: Api, s: Setup) -> dict[str, Any]:
@@ -177,6 +255,9 @@ def test_erasure_removes_every_trace_and_keeps_the_reports(api: Api, container: 
     traces = scan(container, SUBJECT_VALUES)
     tables = {table for table, _ in traces}
     assert {"visitors", "identities", "sessions", "events", "conversions", "clicks"} <= tables, tables
+    assert {"fact_orders", "shopify_orders_raw", "shopify_webhooks_raw"} <= tables, tables
+    stats_before = api.client.get("/api/v1/stats/overview", headers=s.headers)
+    assert stats_before.status_code == 200, stats_before.text
     others_before = scan(container, (OTHER, OTHER_IP))
 
     answer = api.client.post("/api/v1/privacy/erasures", json=subject_body(email=EMAIL.upper()), headers=s.headers)
@@ -194,8 +275,17 @@ def test_erasure_removes_every_trace_and_keeps_the_reports(api: Api, container: 
     assert done["counts"]["conversions"] == {"anonymised": 1}
     assert done["counts"]["clicks"] == {"anonymised": 1}
     assert done["counts"]["events"]["deleted"] >= 3 and done["counts"]["sessions"]["deleted"] >= 2
+    for table in ("fact_orders", "shopify_orders_raw", "shopify_webhooks_raw"):
+        assert done["counts"][table] == {"anonymised": 1}, table
 
     assert scan(container, SUBJECT_VALUES) == set()
+    stats_after = api.client.get("/api/v1/stats/overview", headers=s.headers)
+    assert stats_after.json() == stats_before.json(), "report totals unchanged by an erasure"
+    with container.session() as session:
+        from multibuzz.db.models.commerce import FactOrder
+
+        (order,) = session.scalars(select(FactOrder).where(FactOrder.account_id == s.tenant.account_id)).all()
+    assert (order.net, order.shopify_customer_id, order.email_hash) == (Decimal("80.00"), None, None)
     assert reports(api, s) == before
     assert scan(container, (OTHER, OTHER_IP)) == others_before, "another visitor's rows are untouched"
     kept = api.client.get(f"/api/v1/conversions/{conversion_id}", headers=s.headers).json()["conversion"]
@@ -236,6 +326,7 @@ def test_a_crashed_erasure_completes_when_run_again(api: Api, container: Contain
     done = api.client.get(f"/api/v1/privacy/erasures/{request_id}", headers=s.headers).json()
     assert done["status"] == "completed" and done["attempts"] == 2
     assert done["counts"]["visitors"] == {"deleted": 2} and done["counts"]["conversions"] == {"anonymised": 1}
+    assert done["counts"]["fact_orders"] == {"anonymised": 1}, "found again through the subject's visitor"
     assert scan(container, SUBJECT_VALUES) == set()
     assert reports(api, s) == before
 

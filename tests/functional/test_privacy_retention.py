@@ -159,3 +159,41 @@ def test_nothing_a_pending_conversion_may_need_is_deleted(api: Api, container: C
         assert db.scalar(select(Conversion.status).where(Conversion.account_id == tenant.account_id)) == "attributed"
     apply_retention(container, {})
     assert rows(container, tenant.account_id)["events"] == set()
+
+
+def test_retention_never_shrinks_the_reports_of_the_expired_range(api: Api, container: Container) -> None:
+    """The rollups of expired days keep what they counted: after retention deleted their raw rows, a day
+    marked stale again (a late message, the rebuild command) is not rebuilt from what is left."""
+    from multibuzz.reports.maintain import rebuild, refresh
+    from multibuzz.reports.store import mark_days
+
+    s = setup_influencer(api, "Retention Reports")
+    tenant = s.tenant
+    changed = api.client.patch(
+        f"/api/v1/accounts/{tenant.account_id}/settings", json={"raw_event_retention_days": 30}, headers=s.headers
+    )
+    assert changed.status_code == 200, changed.text
+    hits(api, tenant, "expired-visitor", 45, 5)
+    hits(api, tenant, "expired-visitor", 40, 2)
+    hits(api, tenant, "recent-visitor", 10, 3)
+    drain(container)
+    refresh(container.session_factory, container.clock.now(), [tenant.account_id])
+    first, last = (NOW - timedelta(days=60)).date(), NOW.date()
+    expired = {"from": first.isoformat(), "to": (NOW - timedelta(days=35)).date().isoformat()}
+
+    def overview(params: dict[str, str]) -> dict[str, Any]:
+        response = api.client.get("/api/v1/stats/overview", params=params, headers=s.headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    before, whole = overview(expired), overview({"from": first.isoformat(), "to": last.isoformat()})
+    assert (before["current"]["sessions"], sum(before["current"]["events"].values())) == (2, 7)
+    result = apply_retention(container, {})
+    assert result["events_deleted"] == 7 and result["sessions_deleted"] == 2
+    with container.session() as session:  # a late message touches the expired days
+        mark_days(session, tenant.account_id, [(NOW - timedelta(days=d)).date() for d in (45, 40)])
+        session.commit()
+    assert refresh(container.session_factory, container.clock.now(), [tenant.account_id]) == 2
+    rebuild(container.session_factory, container.clock.now(), tenant.account_id, first, last)  # the command
+    assert overview(expired) == before
+    assert overview({"from": first.isoformat(), "to": last.isoformat()}) == whole

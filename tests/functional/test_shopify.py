@@ -357,8 +357,14 @@ def test_app_uninstalled_disconnects_and_deletes_the_token(
 def test_customers_redact_erases_that_customers_order_pii(
     container: Container, shopify: FakeShopify, connected: tuple[Tenant, str, str], gateway: str
 ) -> None:
-    _, shop, integration_id = connected
-    mine = shopify.add_order(shop, customer_id=777, email="gone@example.com", landing_site="/?utm_source=x")
+    """customers/redact goes through the privacy service: an erasure request (by e-mail, with the customer id)
+    queued and run by the privacy consumer; the orders keep their money."""
+    from multibuzz.db.models import PrivacyRequest
+
+    tenant, shop, integration_id = connected
+    mine = shopify.add_order(
+        shop, customer_id=777, email="gone@example.com", landing_site="/?utm_source=x", total="70.00"
+    )
     other = shopify.add_order(shop, customer_id=778, email="stays@example.com")
     for order in (mine, other):
         shopify.fire_webhook(gateway, shop, "orders/create", order)
@@ -370,17 +376,105 @@ def test_customers_redact_erases_that_customers_order_pii(
     }
     assert shopify.fire_webhook(gateway, shop, "customers/redact", redact).status_code == 200
     drain(container, "webhooks", "webhooks")
+    assert drain(container, "privacy", "attribution") == 1  # the erasure job
     gone, stays = fact(container, integration_id, mine["id"]), fact(container, integration_id, other["id"])
-    assert (gone.customer_ref, gone.email_hash, gone.landing_site) == (None, None, None)
+    assert (gone.customer_ref, gone.email_hash, gone.landing_site, gone.shopify_customer_id) == (None,) * 4
+    assert gone.net == Decimal("70.00"), "revenue stays"
     assert stays.customer_ref == "shopify:778"
     with container.session() as session:
         payload = session.scalar(
             select(ShopifyOrderRaw.payload).where(ShopifyOrderRaw.shopify_order_id == str(mine["id"]))
         )
-        recorded = session.scalar(
-            select(ShopifyWebhookRaw.payload).where(ShopifyWebhookRaw.topic == "customers/redact")
-        )
-    assert "gone@example.com" not in str(payload) and "gone@example.com" not in str(recorded)
+        stored_webhooks = session.scalars(
+            select(ShopifyWebhookRaw.payload).where(ShopifyWebhookRaw.integration_id == integration_id)
+        ).all()
+        request = session.scalars(select(PrivacyRequest).where(PrivacyRequest.account_id == tenant.account_id)).one()
+    assert "gone@example.com" not in str(payload) and payload["_erased"] is True
+    assert "gone@example.com" not in str(stored_webhooks) and "stays@example.com" in str(stored_webhooks)
+    assert (request.kind, request.status, request.requested_by) == ("erasure", "completed", "shopify:customers/redact")
+    assert request.counts["fact_orders"] == {"anonymised": 1} and request.counts["shopify_orders_raw"] == {
+        "anonymised": 1
+    }
+
+
+def test_shop_redact_anonymises_every_order_of_the_store_and_keeps_revenue(
+    container: Container, shopify: FakeShopify, connected: tuple[Tenant, str, str], gateway: str
+) -> None:
+    _, shop, integration_id = connected
+    orders = [shopify.add_order(shop, customer_id=900 + i, email=f"c{i}@example.com", total="10.00") for i in range(2)]
+    for order in orders:
+        shopify.fire_webhook(gateway, shop, "orders/create", order)
+    drain(container, "webhooks", "webhooks")
+    assert shopify.fire_webhook(gateway, shop, "shop/redact", {"shop_domain": shop}).status_code == 200
+    drain(container, "webhooks", "webhooks")
+    facts = [fact(container, integration_id, o["id"]) for o in orders]
+    assert [(f.customer_ref, f.email_hash, f.net) for f in facts] == [(None, None, Decimal("10.00"))] * 2
+    with container.session() as session:
+        stored = [
+            *session.scalars(select(ShopifyOrderRaw.payload).where(ShopifyOrderRaw.integration_id == integration_id)),
+            *session.scalars(
+                select(ShopifyWebhookRaw.payload).where(ShopifyWebhookRaw.integration_id == integration_id)
+            ),
+        ]
+    assert "@example.com" not in str(stored)
+    assert count(container, FactOrder, integration_id=integration_id) == 2
+
+
+def test_customers_data_request_stores_the_access_document_for_the_owner(
+    container: Container, shopify: FakeShopify, connected: tuple[Tenant, str, str], gateway: str
+) -> None:
+    import json
+
+    from multibuzz.db.models import PrivacyRequest
+
+    tenant, shop, _ = connected
+    order = shopify.add_order(shop, customer_id=555, email="asks@example.com", total="25.00")
+    shopify.fire_webhook(gateway, shop, "orders/create", order)
+    drain(container, "webhooks", "webhooks")
+    ask = {"shop_domain": shop, "customer": {"id": 555, "email": "asks@example.com"}, "orders_requested": [order["id"]]}
+    assert shopify.fire_webhook(gateway, shop, "customers/data_request", ask, webhook_id="dr-1").status_code == 200
+    drain(container, "webhooks", "webhooks")
+    with container.session() as session:
+        kept = session.scalar(select(ShopifyWebhookRaw.payload).where(ShopifyWebhookRaw.webhook_id == "dr-1"))
+        request = session.scalars(select(PrivacyRequest).where(PrivacyRequest.account_id == tenant.account_id)).one()
+    assert kept["document_key"] == f"privacy/{tenant.account_id}/access/shopify-dr-1.json"
+    assert "asks@example.com" not in str(kept)
+    document = json.loads(container.objects.get(kept["document_key"]))
+    assert document["id"] == request.id and (request.kind, request.status) == ("access", "completed")
+    (row,) = document["tables"]["fact_orders"]
+    assert (row["shopify_order_id"], Decimal(row["net"]), row["shopify_customer_id"]) == (
+        str(order["id"]),
+        Decimal("25.00"),
+        "555",
+    )
+    assert document["counts"]["shopify_orders_raw"] == {"rows": 1}
+
+
+def test_a_failed_compliance_action_is_done_again_on_redelivery(
+    container: Container, shopify: FakeShopify, connected: tuple[Tenant, str, str], gateway: str
+) -> None:
+    """The access document cannot be stored (object store down): the delivery fails, is not remembered as
+    handled, and the queue's redelivery stores it."""
+    import json
+
+    _, shop, _ = connected
+    ask = {"shop_domain": shop, "customer": {"id": 556, "email": "later@example.com"}, "orders_requested": []}
+    assert shopify.fire_webhook(gateway, shop, "customers/data_request", ask, webhook_id="dr-2").status_code == 200
+    working = container.objects
+
+    class Down:
+        def put(self, key: str, data: bytes, content_type: str) -> None:
+            raise OSError("object store unavailable")
+
+    container.__dict__["objects"] = Down()
+    report = deliver_once(container.local_queue, "webhooks", load_handler("webhooks"), batch_size=1, backoff_seconds=0)
+    assert report.received == 1 and report.succeeded == 0
+    assert count(container, ShopifyWebhookRaw, webhook_id="dr-2") == 0, "not remembered as handled"
+    container.__dict__["objects"] = working
+    assert drain(container, "webhooks", "webhooks") == 1
+    with container.session() as session:
+        kept = session.scalar(select(ShopifyWebhookRaw.payload).where(ShopifyWebhookRaw.webhook_id == "dr-2"))
+    assert json.loads(container.objects.get(kept["document_key"]))["subject_type"] == "email"
 
 
 # -- attribution ----------------------------------------------------------------------------------------

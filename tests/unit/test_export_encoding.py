@@ -71,6 +71,27 @@ def test_keys_are_laid_out_for_etl_and_the_registry_names_every_dataset() -> Non
     assert key == "exports/acc_1/events/dt=2026-12-01/exp_9.csv.gz"
     assert manifest == "exports/acc_1/events/dt=2026-12-01/_exp_9.manifest.json"
     assert object_keys("acc_1", "clicks", "exp_9", "2026-12-01", "jsonl", False)[0].endswith("/exp_9.jsonl")
-    assert list(DATASETS) == ["events", "sessions", "conversions", "attributions", "clicks"]
+    assert list(DATASETS) == ["events", "sessions", "conversions", "attributions", "clicks", "orders", "daily_summary"]
     with pytest.raises(ValueError, match="unknown format"):
         RowEncoder(EVENTS.columns, "xml", False)
+
+
+def test_day_keyed_datasets_take_the_account_zone_days_the_range_covers() -> None:
+    from datetime import UTC, date, datetime
+
+    from multibuzz.exports.datasets import ExportFilter
+
+    # 2026-01-01..2026-01-31 in Berlin: [Dec 31 23:00 UTC, Jan 31 23:00 UTC)
+    berlin = ExportFilter(
+        "acc",
+        datetime(2025, 12, 31, 23, tzinfo=UTC),
+        datetime(2026, 1, 31, 23, tzinfo=UTC),
+        datetime.now(UTC),
+        zone="Europe/Berlin",
+    )
+    assert berlin.days() == (date(2026, 1, 1), date(2026, 2, 1))
+    # date-time bounds mid-day: only whole days that start inside the range
+    partial = ExportFilter(
+        "acc", datetime(2026, 1, 1, 12, tzinfo=UTC), datetime(2026, 1, 3, 6, tzinfo=UTC), datetime.now(UTC)
+    )
+    assert partial.days() == (date(2026, 1, 2), date(2026, 1, 4))

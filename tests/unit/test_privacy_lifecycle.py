@@ -52,10 +52,33 @@ def test_the_registry_covers_the_tables_with_personal_data_and_erases_links_last
     names = [e.name for e in entries()]
     assert set(names) <= {t.name for t in Base.metadata.sorted_tables}
     assert {"events", "sessions", "conversions", "clicks", "click_dedup", "visitors", "identities"} <= set(names)
-    assert names[-2:] == ["visitors", "identities"]
+    assert {"fact_orders", "shopify_orders_raw", "shopify_webhooks_raw"} <= set(names)
+    assert names[-3:] == ["visitors", "identities", "fact_orders"], "the rows that tie a subject together: last"
+    assert names.index("shopify_orders_raw") < names.index("fact_orders")
     conversion = next(e for e in entries() if e.name == "conversions")
     assert conversion.anonymise is not None
     values = conversion.anonymise({"properties": {"email": "x@y.z", "coupon_code": "A", "_group": "acc:vid"}})
     assert values["properties"] == {"coupon_code": "A", "_erased": True}
     assert values["visitor_id"] is None and values["identity_id"] is None
     assert "email" not in KEPT_CONVERSION_PROPERTIES
+
+
+def test_a_shopify_payload_loses_every_personal_key_and_keeps_the_money() -> None:
+    from multibuzz.commerce.shopify.privacy import scrub
+
+    order = {
+        "id": 1,
+        "total_price": "80.00",
+        "email": "a@b.c",
+        "customer": {"id": 9, "email": "a@b.c"},
+        "shippingAddress": {"address1": "1 Road"},
+        "note_attributes": [{"name": "_mbuzz_vid", "value": "v"}],
+        "line_items": [{"price": "80.00", "properties": [{"name": "gift", "value": "for Ann"}]}],
+        "totalPriceSet": {"shopMoney": {"amount": "80.00", "currencyCode": "USD"}},
+    }
+    assert scrub(order) == {
+        "id": 1,
+        "total_price": "80.00",
+        "line_items": [{"price": "80.00"}],
+        "totalPriceSet": {"shopMoney": {"amount": "80.00", "currencyCode": "USD"}},
+    }

@@ -21,10 +21,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from multibuzz.auth.crypto import SecretBox
-from multibuzz.clock import Clock
+from multibuzz.clock import Clock, ensure_utc
 from multibuzz.db.models.commerce import Integration, IntegrationSecret, SyncCursor, SyncRun
 from multibuzz.errors import InvalidInputError, NotFoundError
 from multibuzz.ids import IdGenerator
+from multibuzz.telemetry import metrics
 
 INTEGRATION_TYPES = ("shopify", "meta")
 INTEGRATION_STATUSES = ("connected", "disconnected", "error")
@@ -217,6 +218,10 @@ def finish_run(
     if detail:
         run.detail = {**(run.detail or {}), **detail}
     session.flush()
+    dims = (("sync_type", run.type),)
+    metrics.count(metrics.Metric.SYNC_ROWS, rows, dims)
+    started = ensure_utc(run.started_at)
+    metrics.observe(metrics.Metric.SYNC_DURATION, (ensure_utc(run.finished_at) - started).total_seconds() * 1000, dims)
     return run
 
 

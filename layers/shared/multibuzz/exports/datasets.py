@@ -9,13 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, ColumnElement, DateTime, Numeric, Select, Text, and_, func, select, type_coerce
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Numeric,
+    Select,
+    String,
+    Text,
+    and_,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Connection
 
 from multibuzz.db.models import AttributionCredit, Conversion, Event, ModelFit, Visitor, VisitSession
+from multibuzz.db.models.commerce import DailySummary, FactOrder
 from multibuzz.db.models.influencer import Click
 
 Kind = Literal["string", "integer", "decimal", "boolean", "timestamp", "json"]
@@ -51,6 +66,15 @@ class ExportFilter:
     end: datetime
     as_of: datetime
     model: str | None = None
+    zone: str = "UTC"  # the account's: datasets keyed by day (daily_summary) take the days [from, to) covers
+
+    def days(self) -> tuple[date, date]:
+        """``[first, stop)``: the account-zone days whose whole start lies in ``[start, end)``."""
+        tz = ZoneInfo(self.zone)
+        start, end = self.start.astimezone(tz), self.end.astimezone(tz)
+        first = start.date() if start.timetz().replace(tzinfo=None) == time() else start.date() + timedelta(days=1)
+        stop = end.date() if end.timetz().replace(tzinfo=None) == time() else end.date() + timedelta(days=1)
+        return first, stop
 
 
 @dataclass(frozen=True)
@@ -283,5 +307,71 @@ CLICKS = Dataset(
     order_by=(K.occurred_at, K.id),
 )
 
-# orders and daily_summary come with the Shopify/Meta issue (#11): one entry each here.
-DATASETS: dict[str, Dataset] = {d.name: d for d in (EVENTS, SESSIONS, CONVERSIONS, ATTRIBUTIONS, CLICKS)}
+F_, D = FactOrder.__table__.c, DailySummary.__table__.c
+
+ORDERS = Dataset(
+    name="orders",
+    description="Shopify orders (fact rows): money, statuses and times; no customer data (no email hash, "
+    "customer id, visitor id, note/cart attributes, landing or referring URL)",
+    time_column="order_created_at",
+    columns=(
+        _c("integration_id", "string", F_.integration_id, "the Shopify store's integration"),
+        _c("shopify_order_id", "string", F_.shopify_order_id),
+        _c("order_name", "string", F_.order_name),
+        _c("order_created_at", "timestamp", F_.order_created_at, "UTC"),
+        _c("order_updated_at", "timestamp", F_.order_updated_at, "UTC"),
+        _c("processed_at", "timestamp", F_.processed_at, "UTC"),
+        _c("order_date", "string", cast(F_.order_date, String(10)), "the order's day in the account's time zone"),
+        _c("currency", "string", F_.currency, "ISO 4217"),
+        _c("gross", "decimal", F_.gross, "subtotal before discounts"),
+        _c("discounts", "decimal", F_.discounts),
+        _c("refunds", "decimal", F_.refunds),
+        _c("net", "decimal", F_.net, "after discounts and refunds"),
+        _c("total_price", "decimal", F_.total_price),
+        _c("total_tax", "decimal", F_.total_tax),
+        _c("shipping", "decimal", F_.shipping),
+        _c("financial_status", "string", F_.financial_status),
+        _c("fulfillment_status", "string", F_.fulfillment_status),
+        _c("cancelled_at", "timestamp", F_.cancelled_at, "UTC"),
+        _c("source_name", "string", F_.source_name),
+        _c("discount_codes", "json", F_.discount_codes),
+        _c("conversion_id", "string", F_.conversion_id, "the purchase conversion the order made"),
+        _c("test", "boolean", F_.test),
+    ),
+    # synced_at is when the row was last written: an order updated after the request leaves a retry of it.
+    where=_window(F_.account_id, F_.order_created_at, F_.synced_at),
+    order_by=(F_.order_created_at, F_.id),
+)
+
+
+def _summary_days(f: ExportFilter) -> list[ColumnElement[bool]]:
+    first, stop = f.days()
+    return [D.account_id == f.account_id, D.date >= first, D.date < stop]
+
+
+DAILY_SUMMARY = Dataset(
+    name="daily_summary",
+    description="Per day (the account's time zone): revenue of all stores beside spend of all ad accounts, "
+    "ROAS and MER — the rollup as it stands when the export runs",
+    time_column="date",
+    columns=(
+        _c("date", "string", cast(D.date, String(10)), "the account's time zone"),
+        _c("currency", "string", D.currency, "ISO 4217"),
+        _c("revenue_net", "decimal", D.revenue_net),
+        _c("refunds", "decimal", D.refunds),
+        _c("orders", "integer", D.orders),
+        _c("aov", "decimal", D.aov),
+        _c("spend", "decimal", D.spend),
+        _c("purchases", "decimal", D.purchases),
+        _c("purchase_value", "decimal", D.purchase_value),
+        _c("roas", "decimal", D.roas, "platform ROAS: Meta purchase value / spend"),
+        _c("mer", "decimal", D.mer, "revenue_net / spend"),
+        _c("updated_at", "timestamp", D.updated_at, "UTC"),
+    ),
+    where=_summary_days,
+    order_by=(D.date,),
+)
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d for d in (EVENTS, SESSIONS, CONVERSIONS, ATTRIBUTIONS, CLICKS, ORDERS, DAILY_SUMMARY)
+}

@@ -20,17 +20,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from multibuzz import __version__, topology
 from multibuzz.adapters.objects.base import ObjectStore, Upload
 from multibuzz.clock import Clock
-from multibuzz.db.models import Export
+from multibuzz.db.models import Account, Export
 from multibuzz.exports.datasets import DATASETS, Dataset, ExportFilter
 from multibuzz.exports.encoding import GZIP_LEVEL, RowEncoder
 from multibuzz.exports.service import MESSAGE_KIND, expiry
 from multibuzz.observability import get_logger
+from multibuzz.telemetry import metrics
 
 if TYPE_CHECKING:
     from multibuzz.bootstrap import Container
@@ -91,6 +92,7 @@ class ExportWorker:
         if claim is None:
             return
         upload: Upload | None = None
+        began = self.clock.now()
         try:
             upload = self.objects.start_upload(claim.key, CONTENT_TYPES[claim.format])
             self._update(claim, upload_id=upload.upload_id)
@@ -111,6 +113,8 @@ class ExportWorker:
                 expires_at=expiry(finished, self.retention_days),
             )
             logger.info("export ready", extra={"export_id": export_id, "rows": encoder.rows, "bytes": encoder.bytes})
+            metrics.count(metrics.Metric.EXPORT_ROWS, encoder.rows)
+            metrics.observe(metrics.Metric.EXPORT_DURATION, (finished - began).total_seconds() * 1000)
         except Exception as exc:
             logger.exception("export attempt failed", extra={"export_id": export_id, "attempt": claim.attempt})
             if upload is not None:
@@ -174,6 +178,7 @@ class ExportWorker:
                     end=export.range_end,
                     as_of=export.created_at,
                     model=export.model,
+                    zone=session.scalar(select(Account.timezone).where(Account.id == export.account_id)) or "UTC",
                 ),
             )
             session.commit()
@@ -256,6 +261,7 @@ def handle_export_batch(event: dict[str, Any], context: Any, worker: ExportWorke
 
     from multibuzz.bootstrap import get_container
     from multibuzz.consumers.envelope import Envelope
+    from multibuzz.telemetry.invocation import invocation
 
     runner = worker or ExportWorker.from_container(get_container())
 
@@ -266,6 +272,7 @@ def handle_export_batch(event: dict[str, Any], context: Any, worker: ExportWorke
         runner.run(envelope.id)
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return dict(
-        process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
-    )
+    with invocation("exports", None, flush=True):
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        )

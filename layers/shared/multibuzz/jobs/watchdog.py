@@ -58,4 +58,6 @@ def watchdog(container: Container, detail: dict[str, Any]) -> dict[str, Any]:
     metrics.observe(metrics.Metric.SILENT_ACCOUNTS, len(silent))
     if silent:
         logger.warning("accounts went silent (no events for an hour)", extra={"account_ids": silent})
-    return {"silent_accounts": silent}
+    from multibuzz.commerce.jobs import sync_ages
+
+    return {"silent_accounts": silent, "sync_age_seconds": sync_ages(container)}

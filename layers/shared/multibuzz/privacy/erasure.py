@@ -155,7 +155,7 @@ def run_erasure(
             if entry.final:
                 n = _erase_batch(session, entry, subject, None)
                 if n:
-                    _add_count(record, entry.name, "deleted", n)
+                    _add_count(record, entry.name, "deleted" if entry.action == "delete" else "anonymised", n)
         record.status = "completed"
         record.completed_at = container.clock.now()
         session.commit()

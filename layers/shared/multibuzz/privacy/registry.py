@@ -153,3 +153,8 @@ register(
 register(TableEntry(_table(ClickDedup), _click_dedup, "delete", purpose="unique-click hashes of (IP, UA)"))
 register(TableEntry(_table(Visitor), _visitors, "delete", final=True, purpose="devices (cookie ids)"))
 register(TableEntry(_table(Identity), _identities, "delete", final=True, purpose="known users: user id, traits"))
+
+
+# The Shopify order tables register themselves (their module imports this one; imported last, so the
+# registry above is complete when it runs).
+import multibuzz.commerce.shopify.privacy  # noqa: E402, F401

@@ -61,6 +61,16 @@ def _days(settings: dict[str, Any], key: str, default: int | None) -> int | None
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
+def retention_horizon(settings: dict[str, Any], now: datetime) -> datetime:
+    """The instant before which retention may have deleted raw rows the reports were built from (the later
+    of the raw-event and click cutoffs). Report days starting before it are never rebuilt from raw rows
+    (multibuzz.reports.store.rebuild_bucket): their rollups keep what they counted."""
+    raw_days = _days(settings, "raw_event_retention_days", DEFAULT_RAW_EVENT_RETENTION_DAYS)
+    assert raw_days is not None
+    click_days = _days(settings, "click_retention_days", None)
+    return now - timedelta(days=min(raw_days, click_days or raw_days))
+
+
 class _Runner:
     def __init__(self, factory: sessionmaker[Session], batch_size: int, on_statement: OnStatement | None) -> None:
         self.factory = factory

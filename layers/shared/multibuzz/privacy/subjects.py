@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,13 +28,22 @@ class SubjectRef:
     value: str
     ips: tuple[str, ...] = ()
     user_agents: tuple[str, ...] = ()
+    customer_ids: tuple[str, ...] = ()  # Shopify customer ids (the customers/redact webhook names one)
 
     @property
     def normalised(self) -> str:
         return normalise(self.type, self.value)
 
     def as_message(self) -> dict[str, object]:
-        return {"type": self.type, "value": self.value, "ips": list(self.ips), "user_agents": list(self.user_agents)}
+        message: dict[str, object] = {
+            "type": self.type,
+            "value": self.value,
+            "ips": list(self.ips),
+            "user_agents": list(self.user_agents),
+        }
+        if self.customer_ids:
+            message["customer_ids"] = list(self.customer_ids)
+        return message
 
     @classmethod
     def from_message(cls, data: dict[str, object]) -> SubjectRef:
@@ -42,8 +52,9 @@ class SubjectRef:
             raise ValueError(f"unknown subject type {kind!r}")
         ips = data.get("ips") or []
         agents = data.get("user_agents") or []
-        assert isinstance(ips, list) and isinstance(agents, list)
-        return cls(kind, str(data["value"]), tuple(map(str, ips)), tuple(map(str, agents)))
+        customers = data.get("customer_ids") or []
+        assert isinstance(ips, list) and isinstance(agents, list) and isinstance(customers, list)
+        return cls(kind, str(data["value"]), tuple(map(str, ips)), tuple(map(str, agents)), tuple(map(str, customers)))
 
 
 def normalise(kind: str, value: str) -> str:
@@ -69,10 +80,20 @@ class Subject:
     user_ids: list[str] = field(default_factory=list)
     click_hashes: list[str] = field(default_factory=list)  # clicks.visitor_hash of the hinted (IP, UA) pairs
     stored_ips: list[str] = field(default_factory=list)  # the hinted IPs as the account stores them
+    # Shopify orders of the subject: (integration id, order id), and the customer ids they carry
+    shopify_orders: list[tuple[str, str]] = field(default_factory=list)
+    shopify_customer_ids: list[str] = field(default_factory=list)
 
     @property
     def found(self) -> bool:
-        return bool(self.visitor_ids or self.identity_ids or self.click_hashes)
+        return bool(self.visitor_ids or self.identity_ids or self.click_hashes or self.shopify_orders)
+
+
+#: Features that hold personal data keyed their own way add the subject's keys here (the Shopify orders:
+#: multibuzz.commerce.shopify.privacy). Called as ``extend(session, subject, server_secret)`` at the end of
+#: :func:`resolve`.
+Extension = Callable[[Session, Subject, str], None]
+EXTENSIONS: list[Extension] = []
 
 
 def _trait(session: Session, name: str) -> Any:
@@ -145,4 +166,6 @@ def resolve(session: Session, account_id: str, ref: SubjectRef, server_secret: s
         )
     subject.click_hashes = sorted({visitor_fingerprint(ip, agent, salt) for ip in ref.ips for agent in ref.user_agents})
     subject.stored_ips = sorted({s for s in (apply_ip_privacy(ip, ip_mode, salt) for ip in ref.ips) if s})
+    for extend in EXTENSIONS:
+        extend(session, subject, server_secret)
     return subject

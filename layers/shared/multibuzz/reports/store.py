@@ -233,6 +233,14 @@ def stale_days(
     return [(r.account_id, r.day) for r in session.execute(query.order_by(ReportBucket.day).limit(limit))]
 
 
+def _last_expired_day(session: Session, account_id: str, now: datetime, tz: ZoneInfo) -> date:
+    """The latest local day whose raw rows retention may have deleted (partly, for the day itself)."""
+    from multibuzz.privacy.retention import retention_horizon
+
+    settings = session.scalar(select(Account.settings).where(Account.id == account_id)) or {}
+    return local_day(retention_horizon(settings, now), tz)
+
+
 def rebuild_bucket(session: Session, account_id: str, day: date, now: datetime) -> None:
     """Rebuild one (account, day) under its bucket-row lock, and record the generation built.
 
@@ -241,6 +249,7 @@ def rebuild_bucket(session: Session, account_id: str, day: date, now: datetime) 
     bucket = session.execute(
         select(ReportBucket).where(ReportBucket.account_id == account_id, ReportBucket.day == day).with_for_update()
     ).scalar_one_or_none()
+    built_before = bucket is not None and bucket.built_at is not None
     if bucket is None:
         session.add(ReportBucket(account_id=account_id, day=day, generation=1, built_generation=0))
         session.flush()
@@ -249,7 +258,10 @@ def rebuild_bucket(session: Session, account_id: str, day: date, now: datetime) 
         generation = bucket.generation
     tz = account_zone(session, account_id)
     today = local_day(now, tz)
-    rebuild_day(session, account_id, day, tz, today)
+    if not built_before or day > _last_expired_day(session, account_id, now, tz):
+        rebuild_day(session, account_id, day, tz, today)
+    # else: a day built before and now past the retention window: retention may have deleted its raw rows,
+    # so a rebuild would shrink its rollup. It keeps what it counted (the day is only marked built).
     session.execute(
         update(ReportBucket)
         .where(ReportBucket.account_id == account_id, ReportBucket.day == day)

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from multibuzz.commerce.jobs import request_sync
 from multibuzz.commerce.meta.sync import MetaSync
 from multibuzz.db.models import Account
 from multibuzz.db.models.commerce import Integration
@@ -41,9 +42,7 @@ class MetaIntegrationOut(BaseModel):
     timezone: str | None
     connected_at: datetime | None
     warnings: list[str] = Field(default_factory=list, description="things to know, e.g. a different time zone")
-    next_sync: str = Field(
-        description="what runs next: the first fill (meta_7d_fill) on the next Meta schedule tick or a manual sync"
-    )
+    next_sync: str = Field(description="what runs next: the first fill (meta_7d_fill), queued by the connection itself")
 
     @classmethod
     def of(cls, row: Integration, account_zone: str | None = None) -> MetaIntegrationOut:
@@ -88,4 +87,7 @@ def connect_meta(
         session, actor.account_id, body.ad_account_id, body.access_token
     )
     account = session.get_one(Account, actor.account_id)
-    return MetaIntegrationOut.of(integration, account.timezone)
+    out = MetaIntegrationOut.of(integration, account.timezone)
+    session.commit()  # the queued run must find the integration and its token
+    request_sync(container, integration, "meta_7d_fill", "connect")  # as Shopify's connect does
+    return out

@@ -23,12 +23,15 @@ def meta_sync(container: Container, detail: dict[str, Any]) -> dict[str, Any]:
     return sync_all(container, detail)
 
 
-def run_manual(container: Container, integration_id: str, sync_type: str, days: int | None = None) -> dict[str, Any]:
+def run_manual(
+    container: Container, integration_id: str, sync_type: str, days: int | None = None, trigger: str = "manual"
+) -> dict[str, Any]:
     """``POST /api/v1/settings/manual-sync`` with ``meta_7d_fill`` / ``meta_fresh`` for one ad account
-    (``days``: a longer backfill than the configured fill or window)."""
+    (``days``: a longer backfill than the configured fill or window), and the first fill a connection
+    queues (``trigger="connect"``)."""
     from multibuzz.commerce.meta.sync import sync_all
 
-    detail: dict[str, Any] = {"integration_id": integration_id, "type": sync_type, "trigger": "manual"}
+    detail: dict[str, Any] = {"integration_id": integration_id, "type": sync_type, "trigger": trigger}
     if days:
         detail["days"] = days
     return sync_all(container, detail)

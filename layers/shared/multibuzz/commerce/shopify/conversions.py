@@ -28,6 +28,7 @@ from multibuzz.db.models import Conversion, Identity, Visitor
 from multibuzz.db.models.commerce import Integration
 from multibuzz.observability import get_logger
 from multibuzz.services.conversions import KIND
+from multibuzz.telemetry import correlation
 
 logger = get_logger("shopify")
 _CHUNK = 500
@@ -182,7 +183,12 @@ def _message(conversion_id: str, account_id: str, group: str, revenue: Decimal) 
     body = dumps_envelope(KIND, f"conv:{conversion_id}", account_id, {"conversion_id": conversion_id})
     # The revenue is part of the FIFO dedup id: a refund re-queues the conversion within SQS's 5-minute
     # deduplication window and must not be dropped as a duplicate of the first message.
-    return OutgoingMessage(body, group_id=group, dedup_id=f"conv:{conversion_id}:{revenue}")
+    return OutgoingMessage(
+        body,
+        group_id=group,
+        dedup_id=f"conv:{conversion_id}:{revenue}",
+        attributes=correlation.message_attributes(),  # the webhook's request id (or none: a sync)
+    )
 
 
 def send(queue: QueuePublisher, messages: Sequence[OutgoingMessage]) -> int:

@@ -8,13 +8,13 @@ timestamp assigned last), so a webhook and a sync racing on one order cannot reg
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -255,68 +255,3 @@ def raw_payload(session: Session, integration_id: str, shopify_order_id: str) ->
         )
     )
     return dict(row) if row is not None else None
-
-
-def redact_customer(
-    session: Session,
-    account_id: str,
-    integration_id: str,
-    customer_id: str | None,
-    email: str | None,
-    hash_key: bytes,
-    order_ids: Iterable[str] = (),
-) -> int:
-    """Erase one customer's order PII (customers/redact): raw payloads replaced by a stub, fact PII nulled.
-
-    Kept as one function so erasure can be re-routed to the privacy service later. Returns orders touched.
-    """
-    from multibuzz.commerce.shopify.orders import email_hash
-
-    conditions = []
-    if customer_id:
-        conditions.append(FactOrder.shopify_customer_id == str(customer_id))
-    if email:
-        conditions.append(FactOrder.email_hash == email_hash(email, hash_key))
-    ids = {str(o) for o in order_ids}
-    if conditions:
-        from sqlalchemy import or_
-
-        ids |= set(
-            session.scalars(
-                select(FactOrder.shopify_order_id).where(
-                    FactOrder.account_id == account_id, FactOrder.integration_id == integration_id, or_(*conditions)
-                )
-            )
-        )
-    if not ids:
-        return 0
-    from sqlalchemy import update
-
-    id_list = sorted(ids)
-    session.execute(
-        update(FactOrder)
-        .where(FactOrder.integration_id == integration_id, FactOrder.shopify_order_id.in_(id_list))
-        .values(
-            customer_ref=None,
-            shopify_customer_id=None,
-            email_hash=None,
-            visitor_id=None,
-            note_attributes=[],
-            cart_attributes=[],
-            landing_site=None,
-            referring_site=None,
-        )
-    )
-    for order_id in id_list:
-        session.execute(
-            update(ShopifyOrderRaw)
-            .where(ShopifyOrderRaw.integration_id == integration_id, ShopifyOrderRaw.shopify_order_id == order_id)
-            .values(payload={"id": order_id, "redacted": True})
-        )
-    return len(id_list)
-
-
-def delete_shop_data(session: Session, integration_id: str) -> None:
-    """shop/redact: the store's order rows go (48 hours after uninstall, Shopify asks for this)."""
-    session.execute(delete(ShopifyOrderRaw).where(ShopifyOrderRaw.integration_id == integration_id))
-    session.execute(delete(FactOrder).where(FactOrder.integration_id == integration_id))

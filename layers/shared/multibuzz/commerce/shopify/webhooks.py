@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,11 +31,16 @@ from multibuzz.commerce import integrations as svc
 from multibuzz.commerce.aggregates import rebuild_shopify_days
 from multibuzz.commerce.shopify import conversions as orders_to_conversions
 from multibuzz.commerce.shopify.orders import OrderPayloadError, from_graphql, from_rest, money, timestamp
-from multibuzz.commerce.shopify.store import delete_shop_data, raw_payload, redact_customer, write_orders
+from multibuzz.commerce.shopify.privacy import redact_shop
+from multibuzz.commerce.shopify.store import raw_payload, write_orders
 from multibuzz.commerce.shopify.sync import _account_locale, hash_key, tools_of
 from multibuzz.consumers.envelope import Envelope, dumps_envelope
 from multibuzz.db.models.commerce import Integration, IntegrationSecret, ShopifyWebhookRaw
 from multibuzz.observability import get_logger
+from multibuzz.privacy.access import access_document
+from multibuzz.privacy.erasure import request_erasure
+from multibuzz.privacy.subjects import SubjectRef
+from multibuzz.telemetry import correlation, metrics
 
 logger = get_logger("shopify.webhooks")
 
@@ -156,14 +162,19 @@ def message_for(
         "body": body,
     }
     text = dumps_envelope(KIND, f"shopify:{target.integration_id}:{webhook_id}", target.account_id, payload)
-    return OutgoingMessage(text)
+    return OutgoingMessage(text, attributes=correlation.message_attributes())  # the request id travels along
 
 
 # -- consumer ----------------------------------------------------------------------------------------
 
 
-def handle(envelope: Envelope, session: Session, container: Container) -> list[OutgoingMessage]:
-    """Store the delivery once and act on it; returns conversion messages to send after commit."""
+def handle(
+    envelope: Envelope, session: Session, container: Container, after: list[Callable[[], None]] | None = None
+) -> list[OutgoingMessage]:
+    """Store the delivery once and act on it; returns conversion messages to send after commit.
+
+    ``after`` collects what must run once the delivery is committed (the privacy service's own
+    transactions: an erasure request, an access document); a duplicate delivery adds nothing."""
     p = envelope.payload
     integration = session.get(Integration, str(p.get("integration_id")))
     if integration is None or integration.account_id != envelope.account_id:
@@ -194,6 +205,15 @@ def handle(envelope: Envelope, session: Session, container: Container) -> list[O
         return []
     session.add(raw)
     session.flush()
+    logger.info(
+        "webhook stored",
+        extra={
+            "topic": topic,
+            "webhook_id": raw.webhook_id,
+            "account_id": raw.account_id,
+            "correlation_id": envelope.correlation_id,  # the delivery's HTTP request id
+        },
+    )
     messages: list[OutgoingMessage] = []
     body = dict(p.get("body") or {})
     if topic in ORDER_TOPICS:
@@ -203,33 +223,91 @@ def handle(envelope: Envelope, session: Session, container: Container) -> list[O
     elif topic == "app/uninstalled":
         svc.disconnect(session, tools_of(container), integration)
         directory.forget(integration.external_id)
-    elif topic == "customers/redact":
-        customer = body.get("customer") or {}
-        count = redact_customer(
-            session,
-            integration.account_id,
-            integration.id,
-            str(customer["id"]) if customer.get("id") is not None else None,
-            customer.get("email"),
-            hash_key(container),
-            [str(o) for o in body.get("orders_to_redact") or []],
-        )
-        raw.payload = {"customer_id": customer.get("id"), "orders_redacted": count}  # keep no PII
-    elif topic == "customers/data_request":
-        # Answer: what we hold for this customer is their orders' fact rows (no other PII).
-        raw.payload = {
-            "customer_id": (body.get("customer") or {}).get("id"),
-            "orders_requested": body.get("orders_requested") or [],
-        }
-    elif topic == "shop/redact":
-        delete_shop_data(session, integration.id)
-        raw.payload = {"shop_domain": body.get("shop_domain")}
+    elif topic in COMPLIANCE_TOPICS:
+        raw.payload = _compliance(container, integration, topic, body, raw, after)
     else:
         raw.status = "ignored"
     if raw.status == "received":
         raw.status = "processed"
     raw.processed_at = container.clock.now()
     return messages
+
+
+def forget_delivery(container: Container, envelope: Envelope) -> None:
+    """Delete a stored delivery whose after-commit work failed: the queue's redelivery is then not a
+    duplicate and does the work again (an erasure request twice is harmless: the second finds nothing)."""
+    from sqlalchemy import delete
+
+    webhook_id = str(envelope.payload.get("webhook_id"))[:100]
+    with container.session() as session:
+        session.execute(
+            delete(ShopifyWebhookRaw).where(
+                ShopifyWebhookRaw.account_id == envelope.account_id, ShopifyWebhookRaw.webhook_id == webhook_id
+            )
+        )
+        session.commit()
+
+
+def _compliance(
+    container: Container,
+    integration: Integration,
+    topic: str,
+    body: dict[str, Any],
+    raw: ShopifyWebhookRaw,
+    after: list[Callable[[], None]] | None,
+) -> dict[str, Any]:
+    """The mandatory compliance topics through the privacy service (multibuzz.privacy). Returns what the
+    stored delivery keeps instead of the body (no personal data)."""
+    account_id = integration.account_id
+    if topic == "shop/redact":
+        orders = redact_shop(session_of(raw), integration.id)
+        return {"shop_domain": body.get("shop_domain"), "orders_redacted": orders}
+    customer = body.get("customer") or {}
+    customer_id = str(customer["id"]) if customer.get("id") is not None else None
+    email = str(customer.get("email") or "").strip()
+    if not email and not customer_id:
+        raw.status, raw.error_message = "failed", "no customer email or id in the body"
+        return {}
+    # The e-mail names the subject (their identities, visitors and orders); the customer id finds orders
+    # without one. A customer known only by id is named by the user id the orders give them.
+    ref = SubjectRef("email", email, customer_ids=(customer_id,) if customer_id else ())
+    if not email:
+        ref = SubjectRef("user_id", f"shopify:{customer_id}", customer_ids=(str(customer_id),))
+    requested_by = f"shopify:{topic}"
+    kept: dict[str, Any] = {"customer_id": customer_id, "orders_named": len(body.get("orders_to_redact") or [])}
+    if topic == "customers/redact":
+        if after is not None:
+            after.append(lambda: _erase(container, account_id, ref, requested_by))
+        return kept
+    # customers/data_request: the access document, stored for the owner (the object store, beside exports).
+    key = f"privacy/{account_id}/access/shopify-{raw.webhook_id}.json"
+    kept["document_key"] = key
+    kept["orders_requested"] = [str(o) for o in body.get("orders_requested") or []]
+    if after is not None:
+        after.append(lambda: _document(container, account_id, ref, requested_by, key))
+    return kept
+
+
+def session_of(raw: ShopifyWebhookRaw) -> Session:
+    from sqlalchemy.orm import object_session
+
+    session = object_session(raw)
+    assert session is not None
+    return session
+
+
+def _erase(container: Container, account_id: str, ref: SubjectRef, requested_by: str) -> None:
+    request_id = request_erasure(container, account_id, ref, requested_by)
+    logger.info("customers/redact: erasure queued", extra={"request_id": request_id, "account_id": account_id})
+
+
+def _document(container: Container, account_id: str, ref: SubjectRef, requested_by: str, key: str) -> None:
+    import json
+
+    document = access_document(container, account_id, ref, requested_by)
+    data = json.dumps(document, default=str, separators=(",", ":")).encode()
+    container.objects.put(key, data, "application/json")
+    logger.info("customers/data_request: access document stored", extra={"key": key, "request_id": document["id"]})
 
 
 def _maybe_time(value: Any) -> datetime | None:
@@ -334,6 +412,7 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
         targets = directory.lookup(container, shop) if own else []
         custom = [t.secret for t in targets if t.secret]
         if not custom or not verify(body, header, custom):
+            _rejected("signature")
             return 401, {"error": "unauthorized", "message": "X-Shopify-Hmac-Sha256 does not match the body"}
     targets = directory.lookup(container, shop) if shop else []
     if not targets:
@@ -343,18 +422,29 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
         return 200, {"status": "ignored", "reason": "unknown shop"}
     webhook_id = headers.get("x-shopify-webhook-id", "").strip()
     if not webhook_id:
+        _rejected("invalid")
         return 400, _problem("X-Shopify-Webhook-Id header is required", "X-Shopify-Webhook-Id")
     try:
         parsed = json.loads(body or b"{}")
     except ValueError:
+        _rejected("invalid")
         return 400, _problem("body is not JSON", "body")
     if not isinstance(parsed, dict):
+        _rejected("invalid")
         return 400, _problem("body must be a JSON object", "body")
     messages = [message_for(t, topic, webhook_id[:100], shop, headers, parsed) for t in targets]
     try:
         results = container.queue.send_batch("webhooks", messages)
     except QueueUnavailableError:
+        _rejected("queue")
         return 503, {"error": "unavailable", "message": "queue unavailable; Shopify will retry"}
     if not all(r.ok for r in results):
+        _rejected("queue")
         return 503, {"error": "unavailable", "message": "queue refused the delivery; Shopify will retry"}
+    metrics.count(metrics.Metric.WEBHOOKS_RECEIVED)
     return 200, {"status": "accepted"}
+
+
+def _rejected(reason: str) -> None:
+    """A delivery refused: ``reason`` is signature (401), invalid (400) or queue (503, Shopify retries)."""
+    metrics.count(metrics.Metric.WEBHOOKS_REJECTED, dimensions=(("reason", reason),))
