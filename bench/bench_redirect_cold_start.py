@@ -72,6 +72,7 @@ def main() -> int:
         data_dir = Path(tmp)
         sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "shared")]
         from bench_redirect import environment, prepare
+        from multibuzz import topology
 
         code = prepare(data_dir)
         env = environment(data_dir)
@@ -80,8 +81,9 @@ def main() -> int:
         sqs_env = {
             **env,
             "MULTIBUZZ_QUEUE_BACKEND": "sqs",
-            **{f"MULTIBUZZ_{q.upper()}_QUEUE_URL": f"https://sqs.us-east-1.amazonaws.com/0/{q}"
-               for q in ("ingest", "clicks", "webhooks", "exports")},
+            # every queue of the topology (SQS settings refuse to start without each one's URL)
+            **{f"MULTIBUZZ_{q.name.upper()}_QUEUE_URL": f"https://sqs.us-east-1.amazonaws.com/0/{q.name}"
+               for q in topology.QUEUES},
         }  # fmt: skip
         contenders = {
             "baseline": (BASELINE, env),
