@@ -4,13 +4,16 @@ interleaved in the same run.
     PYTHONPATH=$PWD:$PWD/layers/shared .venv/bin/python bench/bench_ops_overhead.py [--base-ref REF]
         [--rounds 2] [--ingest-requests 10000] [--redirect-seconds 5] [--cold-repeat 5]
 
-The baseline is ``REF`` (default: the merge base with ``main``) exported with ``git archive`` to a
-temporary directory. Each round runs, for the baseline and then this build, the existing benches in that
-build's own tree: ``bench_ingest_inprocess.py`` (server CPU per single-event POST /api/v1/events),
+The baseline is ``REF`` (default: ``4e92217^1``, main just before #16 merged) exported with ``git archive``
+to a temporary directory, with this build's ``bench/`` scripts copied over its own (one instrument for both).
+Each round runs, for the baseline and then this build, the existing benches in that build's tree:
+``bench_ingest_inprocess.py`` (server CPU per single-event POST /api/v1/events),
 ``bench_redirect_cold_start.py`` (redirect handler import and first answer, fresh interpreters) and
 ``bench_redirect.py`` (redirect req/s over loopback, and its ratio to a raw ASGI 302 in the same run).
 Also the import cost of Powertools Tracer (``aws_xray_sdk``), the reason the redirect does not load it.
-Figures: the best of the rounds per build, and this build / baseline.
+Figures: the best of the rounds per build, and this build / baseline. Then ``bench_telemetry_ab.py``: this
+build's hot paths with the telemetry live and swapped for no-ops, alternated in one process, the figure
+that separates #16's cost from two builds' drift.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,11 +31,18 @@ from pathlib import Path
 from _common import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
+# main just before the operability branch merged (4e92217): the same features but #16's. Between it and main
+# nothing else touched the hot paths (ingest/, runtime/, redirect/, adapters/, infra/local gateway), so the
+# difference measured is #16's own.
+BEFORE_OPS = "4e92217^1"
 
 
 def export(ref: str, into: Path) -> Path:
+    """The baseline's code, measured with this build's bench scripts (the same instrument on both sides)."""
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    for script in (ROOT / "bench").glob("*.py"):
+        shutil.copy2(script, into / "bench" / script.name)
     return into
 
 
@@ -74,13 +85,9 @@ def main() -> int:
     parser.add_argument("--ingest-requests", type=int, default=10000)
     parser.add_argument("--redirect-seconds", type=int, default=5)
     parser.add_argument("--cold-repeat", type=int, default=5)
+    parser.add_argument("--ab-pairs", type=int, default=12, help="pairs for bench_telemetry_ab.py")
     args = parser.parse_args()
-    ref = (
-        args.base_ref
-        or subprocess.run(
-            ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    )
+    ref = args.base_ref or BEFORE_OPS
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mb-ops-base-") as tmp:
         builds = {"baseline": export(ref, Path(tmp)), "this build": ROOT}
@@ -94,6 +101,10 @@ def main() -> int:
         for name, runs in rounds.items()
     }
     tracer = tracer_import_ms()
+    ab = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_telemetry_ab.py"), "--pairs", str(args.ab_pairs)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout  # fmt: skip
     print(f"\nissue #16 overhead: this build vs {ref[:10]} (best of {args.rounds} interleaved rounds)\n")
     print("| figure | baseline | this build | this / baseline |")
     print("|---|---:|---:|---:|")
@@ -101,6 +112,7 @@ def main() -> int:
         base, this = best["baseline"][key], best["this build"][key]
         print(f"| {key} | {base:.2f} | {this:.2f} | {this / base:.3f} |")
     print(f"\nPowertools Tracer + aws_xray_sdk import (fresh interpreter, best of 5): {tracer:.0f} ms")
+    print("\n" + "\n".join(line for line in ab.splitlines() if line.startswith(("|", "telemetry on"))))
     print(f"({time.monotonic() - started:.0f} s)")
     write_results(
         "ops_overhead",

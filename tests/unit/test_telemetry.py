@@ -103,3 +103,47 @@ def test_what_a_rolled_back_transaction_counted_is_never_recorded() -> None:
         metrics.recorder = saved
     (doc,) = [json.loads(line) for line in lines]
     assert (doc["EventsStored"], doc["AttributionLag"]) == ([2], [120.5])
+
+
+def test_the_inlined_module_count_records_what_recorder_count_records() -> None:
+    """``metrics.count`` is ``Recorder.count`` inlined for the hot paths: same keys, same sums, zero ignored,
+    held back inside a transaction, and no increment lost between threads."""
+    calls = [
+        (metrics.Metric.EVENTS_ACCEPTED, 1, ()),
+        (metrics.Metric.EVENTS_REJECTED, 0, (("reason", "validation"),)),
+        (metrics.Metric.EVENTS_REJECTED, 2, (("reason", "queue"),)),
+        (metrics.Metric.EVENTS_ACCEPTED, 3, ()),
+    ]
+    reference, inlined = metrics.Recorder(), metrics.Recorder()
+    saved = metrics.recorder
+    token = metrics._function.set("events")
+    try:
+        for metric, value, dims in calls:
+            if value:
+                reference.count(metric, value, dims)
+        metrics.recorder = inlined
+        for metric, value, dims in calls:
+            metrics.count(metric, value, dims)
+        with metrics.transaction():
+            metrics.count(metrics.Metric.EVENTS_ACCEPTED, 5)
+            assert inlined._counts[("events", metrics.Metric.EVENTS_ACCEPTED, ())] == 4  # not yet
+        reference.count(metrics.Metric.EVENTS_ACCEPTED, 5)
+        assert inlined._counts == reference._counts
+        assert inlined._counts == {
+            ("events", metrics.Metric.EVENTS_ACCEPTED, ()): 9,
+            ("events", metrics.Metric.EVENTS_REJECTED, (("reason", "queue"),)): 2,
+        }
+
+        def hammer() -> None:
+            for _ in range(20000):
+                metrics.count(metrics.Metric.REDIRECTS)
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert inlined._counts[("unknown", metrics.Metric.REDIRECTS, ())] == 80000  # new threads: no function set
+    finally:
+        metrics.recorder = saved
+        metrics._function.reset(token)
