@@ -191,20 +191,23 @@ def wait_for(port: int, timeout: float = 30.0) -> None:
 # -- after the load: drain and count ----------------------------------------------------------
 def drain_and_count(account_id: str, timeout: float) -> dict[str, Any]:
     """Ship what the local runtime holds, consume the ingest queue with the real consumer, count stored events."""
+    from multibuzz import topology
     from multibuzz.bootstrap import get_container
     from multibuzz.db.models.tracking import Event
     from sqlalchemy import func, select
 
-    from infra.local.dispatch import deliver_once, load_handler
+    from infra.local.dispatch import deliver_once, load_handler, local_batch_size
 
     container = get_container()
     flush_local_journals(container)
     queued = container.local_queue.depth("ingest")
     handler = load_handler("attribution")
+    (consumer,) = [c for c in topology.function("attribution").consumes if c.queue == "ingest"]
+    batch_size = local_batch_size(consumer, container.settings)  # as the local runner's consumer thread
     started = time.monotonic()
     dead = 0
     while time.monotonic() - started < timeout:
-        report = deliver_once(container.local_queue, "ingest", handler, function="attribution", batch_size=10)
+        report = deliver_once(container.local_queue, "ingest", handler, function="attribution", batch_size=batch_size)
         dead += report.dead
         if report.received == 0 and container.local_queue.depth("ingest") == 0:
             break

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from multibuzz import topology
 from multibuzz.bootstrap import Container
 
-from infra.local.dispatch import ConsumerThread
+from infra.local.dispatch import ConsumerThread, local_batch_size
 from infra.local.scheduler import SchedulerThread
 from infra.local.shipper import ShipperProcess
 
@@ -33,6 +33,7 @@ class LocalRuntime:
                         consumer,
                         max_attempts=min(settings.queue_max_attempts, topology.queue(consumer.queue).max_receive_count),
                         backoff_seconds=settings.queue_backoff_seconds,
+                        batch_size=local_batch_size(consumer, settings),
                     )
                     thread.start()
                     self.threads.append(thread)

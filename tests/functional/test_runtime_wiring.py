@@ -13,7 +13,7 @@ from multibuzz.db.models import ApiKey, ProcessedMessage
 from multibuzz.services.tenancy import Tenancy
 from sqlalchemy import select
 
-from infra.local.dispatch import deliver_once, load_handler
+from infra.local.dispatch import ConsumerThread, deliver_once, load_handler
 from infra.local.runtime import LocalRuntime
 from infra.local.scheduler import eventbridge_event, fire
 
@@ -40,6 +40,10 @@ def test_background_consumers_pick_up_messages(container: Container) -> None:
     runtime = LocalRuntime(container, run_schedules=False)
     runtime.start()
     try:
+        # Batch sizes as SQS hands them (topology), except the ingest queue's: the local runner's own.
+        sizes = {t.consumer.queue: t.batch_size for t in runtime.threads if isinstance(t, ConsumerThread)}
+        assert sizes["ingest"] == container.settings.local_ingest_batch_size == 100
+        assert sizes["clicks"] == 100 and sizes["privacy"] == 1
         bad = Envelope(kind="no.such.kind", id="m2", account_id="acc_x").dumps()
         container.local_queue.send_batch("clicks", [OutgoingMessage(bad)])
         deadline = time.monotonic() + 20

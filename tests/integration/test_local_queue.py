@@ -243,3 +243,31 @@ def test_start_up_leaves_a_live_consumers_messages_alone(tmp_path: Path) -> None
     assert other.receive("ingest", 10) == [], "a0 is still in flight, so its group stays blocked"
     assert live.delete("ingest", held[0].receipt_handle)
     assert [m.body for m in other.receive("ingest", 10)] == ["a1"]
+
+
+def test_delete_batch_deletes_what_is_still_held_in_one_call(store: LocalQueue, clock: Clock) -> None:
+    store.send_batch("clicks", [OutgoingMessage(body) for body in ("a", "b", "c", "d")])
+    first = store.receive("clicks", 4, visibility_timeout=30)
+    assert [m.body for m in first] == ["a", "b", "c", "d"]
+    clock.t += 31  # every visibility ran out; another consumer takes "a" (oldest first): a's first receipt is stale
+    again = store.receive("clicks", 1, 30)
+    assert [m.body for m in again] == ["a"]
+    assert store.delete_batch("clicks", [m.receipt_handle for m in first]) == 3  # b, c, d
+    assert store.delete_batch("clicks", []) == 0
+    assert store.depth("clicks") == 1
+    assert store.delete_batch("clicks", [again[0].receipt_handle]) == 1
+    assert store.depth("clicks") == 0
+
+
+def test_a_big_fifo_receive_reads_the_chosen_messages_in_queue_order(store: LocalQueue) -> None:
+    """Bodies are read for the chosen messages only; what is chosen and its order are as before."""
+    store.send_batch(
+        "ingest", [OutgoingMessage(f"{g}{i}", group_id=g, dedup_id=f"{g}{i}") for i in range(60) for g in "ABCDE"]
+    )
+    held = store.receive("ingest", 1, 30)
+    assert [m.body for m in held] == ["A0"]
+    batch = store.receive("ingest", 100, 30)
+    assert [m.body for m in batch] == [f"{g}{i}" for i in range(25) for g in "BCDE"]  # A is in flight
+    assert [m.sequence for m in batch] == sorted(m.sequence for m in batch)
+    assert all(m.receive_count == 1 and m.group_id == m.body[0] and m.dedup_id == m.body for m in batch)
+    assert store.receive("ingest", 100, 30) == []  # every group is in flight now

@@ -222,3 +222,49 @@ def test_the_set_based_batch_path_matches_message_by_message(container: Containe
     assert batched_outcome == single_outcome
     channels = {(key[0], channel) for key, _, (channel, *_rest) in batched_outcome}
     assert {("a", "paid_search"), ("b", "paid_social"), ("c", "email")} <= channels
+
+
+def _many_journeys(account_id: str, visitors: int) -> list[OutgoingMessage]:
+    """``visitors`` visitors, five single-event messages each, interleaved (as a burst from SDKs arrives):
+    a campaign landing, page views, a 40-minute gap (a new session), a page view in the new session."""
+    messages = []
+    for at, url in [
+        (0, "https://shop.example/?utm_source=google&utm_medium=cpc"),
+        (2, None),
+        (4, None),
+        (44, None),
+        (45, None),
+    ]:
+        for v in range(visitors):
+            visitor = f"{v:064x}"
+            event = {"at": minutes(at + v / 100), "vid": visitor, **({"url": url} if url else {})}
+            message = events_message(account_id, event, group=f"{account_id}:{visitor}")
+            messages.append(message)
+    return messages
+
+
+def test_the_local_runners_big_ingest_batches_match_message_by_message(container: Container) -> None:
+    """The local runner hands the ingest consumer up to ``local_ingest_batch_size`` messages at once (SQS: 10).
+    Same stored visitors, sessions and events as one message per invocation, and a visitor's messages are
+    still applied in order when several of them share one big batch."""
+    from multibuzz import topology
+
+    from infra.local.dispatch import local_batch_size
+
+    (consumer,) = [c for c in topology.function("attribution").consumes if c.queue == "ingest"]
+    size = local_batch_size(consumer, container.settings)
+    assert size == container.settings.local_ingest_batch_size == 100
+    big, single = account(container, "Big batches"), account(container, "One by one")
+    handler = load_handler("attribution")
+    container.local_queue.send_batch("ingest", _many_journeys(big, 30))
+    sizes = []
+    while report := deliver_once(container.local_queue, "ingest", handler, batch_size=size).received:
+        sizes.append(report)
+    assert sizes == [100, 50]
+    container.local_queue.send_batch("ingest", _many_journeys(single, 30))
+    while deliver_once(container.local_queue, "ingest", handler, batch_size=1).received:
+        pass
+    big_outcome, single_outcome = _outcome(container, big), _outcome(container, single)
+    assert len(big_outcome) == 150
+    assert big_outcome == single_outcome
+    assert {session[3] for _, _, session in big_outcome} == {2, 3}  # every visitor: a 3-view and a 2-view session

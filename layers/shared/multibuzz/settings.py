@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     demo_seed: int = 13
     # Consumer threads per queue in the local runner (FIFO groups still go one message at a time).
     local_consumer_threads: int = Field(default=2, ge=1, le=16)
+    # Messages per invocation of the ingest consumer in the local runner. SQS hands a FIFO consumer at most 10,
+    # and on AWS Lambda's concurrency across message groups is what keeps up with ingestion; the local runner
+    # is one process, so it hands the same handler bigger batches to spread its fixed cost per batch
+    # (infra.local.dispatch.local_batch_size).
+    local_ingest_batch_size: int = Field(default=100, ge=1, le=1000)
     # Metrics (EMF): the HTTP functions flush their in-memory counters at the end of an invocation once this
     # many seconds have passed since the last flush (consumers and jobs flush every batch / run).
     metrics_flush_seconds: float = Field(default=10.0, ge=0, le=300)

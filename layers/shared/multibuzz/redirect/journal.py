@@ -31,6 +31,7 @@ import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueuePublisher, QueueUnavailableError
 from multibuzz.redirect.locks import exclusive_lock
@@ -241,10 +242,11 @@ class JournalShipper:
     # -- what a line is (multibuzz.adapters.queue.journal ships other messages with the same machinery) --
     rejected_name = "clicks.rejected.jsonl"
 
-    def _decode(self, lines: list[bytes]) -> tuple[list[str], list[bytes]]:
+    def _decode(self, lines: list[bytes]) -> tuple[list[Any], list[bytes]]:
+        """(what ``_send`` takes, one item per good line; the lines to set aside)."""
         return _decode(lines)
 
-    def _send(self, queue: QueuePublisher, bodies: list[str]) -> None:
+    def _send(self, queue: QueuePublisher, bodies: list[Any]) -> None:
         _send(queue, bodies)
 
     def _reject(self, lines: list[bytes]) -> None:

@@ -97,20 +97,22 @@ class MessageJournalShipper(JournalShipper):
 
     rejected_name = "queue.rejected.jsonl"
 
-    def _decode(self, lines: list[bytes]) -> tuple[list[str], list[bytes]]:
-        bodies: list[str] = []
+    def _decode(self, lines: list[bytes]) -> tuple[list[Any], list[bytes]]:
+        """The parsed lines (each parsed once: ``_send`` takes them as they are) and the lines set aside."""
+        parsed: list[dict[str, Any]] = []
         bad: list[bytes] = []
         for line in lines:
-            if _parse(line) is not None:
-                bodies.append(line.decode("utf-8"))
+            value = _parse(line)
+            if value is not None:
+                parsed.append(value)
             elif line.strip():
                 bad.append(line)
-        return bodies, bad
+        return parsed, bad
 
-    def _send(self, queue: QueuePublisher, bodies: list[str]) -> None:
-        """All of ``bodies`` or an exception (the round stops and is retried from the same offset)."""
-        parsed = [line for line in (_parse(body.encode()) for body in bodies) if line is not None]
-        for name, run in itertools.groupby(parsed, key=lambda line: str(line["q"])):
+    def _send(self, queue: QueuePublisher, bodies: list[Any]) -> None:
+        """All of ``bodies`` (parsed lines) or an exception (the round stops and is retried from the same
+        offset)."""
+        for name, run in itertools.groupby(bodies, key=lambda line: str(line["q"])):
             messages = [
                 OutgoingMessage(
                     line["b"], group_id=line.get("g"), dedup_id=line.get("d"), attributes=line.get("a") or {}

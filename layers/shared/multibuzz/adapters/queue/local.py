@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from multibuzz.adapters.queue.base import OutgoingMessage, QueueUnavailableError, SendResult
 from multibuzz.ids import random_bytes
@@ -149,6 +150,21 @@ def _owner_alive(owner: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_ROW = "seq, message_id, body, group_id, dedup_id, attributes, sent_at, receive_count"
+_IN_CHUNK = 500  # bound variables per statement (SQLite allows 999 in old builds)
+
+
+def _rows_by_seq(conn: sqlite3.Connection, seqs: Sequence[int]) -> list[tuple[Any, ...]]:
+    """The rows of these messages, in ``seqs`` order (which is queue order)."""
+    rows: dict[int, tuple[Any, ...]] = {}
+    for i in range(0, len(seqs), _IN_CHUNK):
+        chunk = seqs[i : i + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT {_ROW} FROM messages WHERE seq IN ({marks})", chunk):  # noqa: S608
+            rows[row[0]] = row
+    return [rows[seq] for seq in seqs if seq in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,46 +339,62 @@ class LocalQueue:
                         (queue, now),
                     )
                 }
+                # The candidates' order and groups only: the bodies are read for the chosen ones alone.
                 candidates = conn.execute(
-                    "SELECT seq, message_id, body, group_id, dedup_id, attributes, sent_at, receive_count"
-                    " FROM messages WHERE queue = ? ORDER BY seq LIMIT ?",
+                    "SELECT seq, group_id FROM messages WHERE queue = ? ORDER BY seq LIMIT ?",
                     (queue, max(200, max_messages * 20)),
                 ).fetchall()
-                chosen = [row for row in candidates if row[3] not in blocked][:max_messages]
+                seqs = [seq for seq, group in candidates if group not in blocked][:max_messages]
             else:
-                chosen = conn.execute(
-                    "SELECT seq, message_id, body, group_id, dedup_id, attributes, sent_at, receive_count"
-                    " FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?",
-                    (queue, now, max_messages),
-                ).fetchall()
-            received = []
-            for seq, message_id, body, group_id, dedup_id, attributes, sent_at, count in chosen:
-                handle = base64.urlsafe_b64encode(random_bytes(16)).decode().rstrip("=")
-                conn.execute(
-                    "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = ?,"
-                    " owner = ? WHERE seq = ?",
-                    (now + visibility_timeout, handle, CONSUMER.token, seq),
-                )
-                received.append(
-                    ReceivedMessage(
-                        queue=queue,
-                        message_id=message_id,
-                        receipt_handle=handle,
-                        body=body,
-                        group_id=group_id,
-                        dedup_id=dedup_id,
-                        attributes=json.loads(attributes),
-                        sent_at=sent_at,
-                        receive_count=count + 1,
-                        sequence=seq,
+                seqs = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT seq FROM messages WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?",
+                        (queue, now, max_messages),
                     )
+                ]
+            chosen = _rows_by_seq(conn, seqs)
+            owner = CONSUMER.token
+            handles = [base64.urlsafe_b64encode(random_bytes(16)).decode().rstrip("=") for _ in chosen]
+            conn.executemany(
+                "UPDATE messages SET visible_at = ?, receive_count = receive_count + 1, receipt_handle = ?,"
+                " owner = ? WHERE seq = ?",
+                [
+                    (now + visibility_timeout, handle, owner, row[0])
+                    for handle, row in zip(handles, chosen, strict=True)
+                ],
+            )
+            return [
+                ReceivedMessage(
+                    queue=queue,
+                    message_id=message_id,
+                    receipt_handle=handle,
+                    body=body,
+                    group_id=group_id,
+                    dedup_id=dedup_id,
+                    attributes=json.loads(attributes),
+                    sent_at=sent_at,
+                    receive_count=count + 1,
+                    sequence=seq,
                 )
-        return received
+                for handle, (seq, message_id, body, group_id, dedup_id, attributes, sent_at, count) in zip(
+                    handles, chosen, strict=True
+                )
+            ]
 
     def delete(self, queue: str, receipt_handle: str) -> bool:
+        return self.delete_batch(queue, [receipt_handle]) == 1
+
+    def delete_batch(self, queue: str, receipt_handles: Sequence[str]) -> int:
+        """Delete these received messages in one transaction (a batch's successes); returns how many were."""
+        if not receipt_handles:
+            return 0
         with self._tx() as conn:
-            cur = conn.execute("DELETE FROM messages WHERE queue = ? AND receipt_handle = ?", (queue, receipt_handle))
-            return cur.rowcount == 1
+            cur = conn.executemany(
+                "DELETE FROM messages WHERE queue = ? AND receipt_handle = ?",
+                [(queue, handle) for handle in receipt_handles],
+            )
+            return int(cur.rowcount)
 
     def release(self, queue: str, receipt_handle: str, delay_seconds: float = 0.0) -> bool:
         """Make a received message visible again after ``delay_seconds`` (a retry with backoff)."""
