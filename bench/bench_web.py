@@ -67,7 +67,7 @@ def seed_commerce(container: Container, account_id: str, last_day: date, days: i
     """A connected, synced Shopify store and Meta ad account with ``days`` of daily figures up to ``last_day``,
     then the summary and the KPI cards rebuilt by the sync's own functions (what Home reads)."""
     from multibuzz.commerce.aggregates import rebuild_latest_kpis, rebuild_summary_days
-    from multibuzz.db.models.commerce import DailyMetaMetrics, DailyShopifyMetrics, Integration, SyncRun
+    from multibuzz.db.models.commerce import DailyMetaMetrics, DailyShopifyMetrics, Integration
 
     rng = random.Random(14)
     now = container.clock.now()
@@ -87,19 +87,6 @@ def seed_commerce(container: Container, account_id: str, last_day: date, days: i
             )
             session.add(integration)
             session.flush()
-            session.add(
-                SyncRun(
-                    id=f"syn_bench_{kind}",
-                    account_id=account_id,
-                    integration_id=integration.id,
-                    type=f"{kind}_fresh",
-                    trigger="schedule",
-                    status="succeeded",
-                    started_at=now,
-                    finished_at=now,
-                    data_fresh_to=now,
-                )
-            )
         for i in range(days):
             day = first + timedelta(days=i)
             orders = rng.randint(20, 80)
@@ -138,6 +125,40 @@ def seed_commerce(container: Container, account_id: str, last_day: date, days: i
         rebuild_summary_days(session, account_id, first, last_day, now)
         rebuild_latest_kpis(session, account_id, now)
         session.commit()
+    seed_sync_history(container, account_id, days)
+
+
+def seed_sync_history(container: Container, account_id: str, days: int) -> int:
+    """The runs the schedules leave behind in ``days``: Shopify fresh every 15 minutes, Meta fresh every hour
+    (a few failed, the newest succeeded), as Home's sync banner reads them."""
+    from multibuzz.db.models.commerce import SyncRun
+
+    now = container.clock.now()
+    rows: list[dict[str, Any]] = []
+    for kind, minutes in (("shopify", 15), ("meta", 60)):
+        count = days * 24 * 60 // minutes
+        for i in range(count):
+            started = now - timedelta(minutes=minutes * (count - i))
+            rows.append(
+                {
+                    "id": f"syn_bench_{kind}_{i:06d}",
+                    "account_id": account_id,
+                    "integration_id": f"int_bench_{kind}",
+                    "type": f"{kind}_fresh",
+                    "trigger": "schedule",
+                    "status": "failed" if i % 97 == 13 else "succeeded",
+                    "started_at": started,
+                    "finished_at": started + timedelta(seconds=20),
+                    "rows": 3,
+                    "error_message": "the platform answered 503" if i % 97 == 13 else None,
+                    "data_fresh_to": started,
+                    "detail": {},
+                }
+            )
+    with container.engine.begin() as conn:
+        for start in range(0, len(rows), 2000):
+            conn.execute(insert(SyncRun), rows[start : start + 2000])
+    return len(rows)
 
 
 def add_owner(container: Container, account_id: str) -> None:
@@ -358,7 +379,8 @@ def home_on_reports_data(url: str, n_events: int, requests: int, reuse: bool) ->
     store and ad account with 90 days of daily figures; the last 30 days of that data set, through the gateway."""
     import bench_reports
     from multibuzz.db.models import User
-    from sqlalchemy import select
+    from multibuzz.db.models.commerce import SyncRun
+    from sqlalchemy import func, select
 
     home_url = f"{url}_home_{n_events}"
     settings = Settings(
@@ -390,6 +412,10 @@ def home_on_reports_data(url: str, n_events: int, requests: int, reuse: bool) ->
         )
     else:
         upgrade(container.engine)
+        with container.session() as session:
+            runs = session.scalar(select(func.count()).select_from(SyncRun))
+        if not runs or runs < 1000:  # seeded before the bench wrote a sync history
+            seed_sync_history(container, bench_reports.ACCOUNT, 90)
         print(f"reusing {home_url}")
     use_container(container)
     last = bench_reports.NOW.date()
