@@ -425,8 +425,11 @@ def home_on_reports_data(url: str, n_events: int, requests: int, reuse: bool) ->
         authorize(api)
         login(web)
         page = f"/app/home?range=custom&from={first}&to={last}"
-        shown = web.get(page).text
-        assert 'data-testid="kpis"' in shown, "Home shows no cards"
+        shown = web.get(page)
+        found = re.search(r"<h1>.*?</h1>|<article[^>]*>.*?</article>", shown.text, re.S)
+        assert 'data-testid="kpis"' in shown.text, (
+            f"Home shows no cards: {shown.status_code} {found and found.group(0)}"
+        )
         figures = timed_pairs(web, page, api, "/api/v1/dashboard/home", {"from": str(first), "to": str(last)}, requests)
     server.should_exit = True
     figures.update({"events": n_events, "database": home_url.rsplit("/", 1)[-1], "days": f"{first}..{last}"})
