@@ -83,7 +83,8 @@ def test_new_pages_with_data_are_clean_and_accessible(
     tab2.login(world.influencer_email)
     assert tab2.goto("/app/me?range=30d") == 200
     assert tab2.page.locator("[data-testid=stats-sales]").inner_text() == "50.00"
-    assert tab2.page.evaluate("() => !!Chart.getChart('traffic-chart') && !!Chart.getChart('conversions-chart')")
+    # one chart per task: the second is drawn in the task after the first
+    tab2.page.wait_for_function("() => !!Chart.getChart('traffic-chart') && !!Chart.getChart('conversions-chart')")
     tab2.check("influencer-dashboard-stats")
     api.admin_token()
     tab2.context.clear_cookies()

@@ -42,3 +42,16 @@ CARD = re.compile(r'<p class="figure" data-testid="([a-z_-]+)" data-value="([^"]
 def cards(html: str) -> dict[str, str]:
     """KPI card name → the value shown (as the API sent it; "" for a null)."""
     return dict(CARD.findall(html))
+
+
+LATEST_ROW = re.compile(r'<tr data-period="([a-z0-9_]+)">(.*?)</tr>', re.S)
+LATEST_CELL = re.compile(r'<td data-latest="([a-z_]+)" data-value="([^"]*)"')
+
+
+def latest_table(html: str) -> dict[tuple[str, str], str]:
+    """(period, figure) → the value shown in Home's precomputed "latest" table ("" for a null)."""
+    return {
+        (period, name): value
+        for period, cells in LATEST_ROW.findall(html)
+        for name, value in LATEST_CELL.findall(cells)
+    }

@@ -25,7 +25,7 @@ from multibuzz.commerce.shopify import sync
 from tests.conftest import Api
 from tests.functional.test_shopify import drain, fake_shopify, new_shop, shopify
 from tests.web.helpers import WebClient
-from tests.web.pages import cards, window
+from tests.web.pages import cards, latest_table, window
 
 __all__ = ["fake_shopify", "shopify"]  # fixtures used by this module
 META_TOKEN = "EAAB-fake-token-web-0001"
@@ -109,6 +109,16 @@ def test_connect_a_store_through_the_page_sync_and_see_the_home_numbers_equal_th
     assert (Decimal(shown["today"]["revenue_net"]), Decimal(shown["7d"]["revenue_net"])) == (40, 100), (
         "the date picker changes the numbers"
     )
+    latest = _api(api, tenant.owner_token, "/api/v1/dashboard/home")["latest"]
+    assert set(latest) == {"today", "last_7d", "last_30d"}
+    for key in ("today", "30d"):  # the precomputed cards do not follow the picked period
+        table = latest_table(web.get(f"/app/home?range={key}").text)
+        assert table == {
+            (period, name): "" if k[name] is None else str(k[name])
+            for period, k in latest.items()
+            for name in ("revenue_net", "spend", "mer", "roas", "orders")
+        }
+    assert table[("today", "revenue_net")] == "40.00" and table[("last_7d", "revenue_net")] == "100.00"
     assert shown["7d"]["aov"] == "50.00"
 
     shopify_page = web.get("/app/shopify?range=7d")

@@ -3,6 +3,7 @@ numbers equal to the JSON API's, the forms that create things, an API key's secr
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -10,7 +11,7 @@ import re
 import httpx
 import pytest
 from multibuzz.bootstrap import Container
-from multibuzz.web.assets import ASSETS, IMMUTABLE, STATIC_DIR
+from multibuzz.web.assets import ASSETS, IMMUTABLE, STATIC_DIR, accepts_gzip
 
 from tests.conftest import Api
 from tests.web.helpers import WebClient
@@ -233,6 +234,54 @@ def test_static_assets_have_content_hash_urls_cached_for_a_year(gateway: str) ->
             assert answer.status_code == 200 and answer.headers["cache-control"] == IMMUTABLE
             assert answer.content == (STATIC_DIR / name).read_bytes()
         assert client.get("/static/app.000000000000.js").status_code == 404, "a stale hash is not served"
+
+
+def test_static_assets_come_gzipped_to_a_browser_that_accepts_it_with_the_same_bytes(gateway: str) -> None:
+    with httpx.Client(base_url=gateway) as client:
+        for name in ("vendor/htmx.min.js", "vendor/pico.min.css", "vendor/chart.umd.min.js", "app.js", "app.css"):
+            url = ASSETS.url(name)
+            raw = (STATIC_DIR / name).read_bytes()
+            zipped = client.get(url, headers={"accept-encoding": "gzip, deflate, br"})
+            assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "Accept-Encoding"
+            assert zipped.headers["cache-control"] == IMMUTABLE
+            assert zipped.content == raw, "httpx decodes the body: the very file's bytes"
+            assert len(zipped.read()) == len(raw)
+            plain = client.get(url, headers={"accept-encoding": "identity"})
+            assert "content-encoding" not in plain.headers and plain.content == raw
+            again = client.get(url, headers={"accept-encoding": "gzip"})
+            assert int(again.headers["content-length"]) < len(raw) / 2 or len(raw) < 4000, name
+        # the wire bytes themselves, undecoded: a gzip stream of the file
+        with client.stream("GET", ASSETS.url("app.js"), headers={"accept-encoding": "gzip"}) as answer:
+            wire = b"".join(answer.iter_raw())
+        assert gzip.decompress(wire) == (STATIC_DIR / "app.js").read_bytes()
+
+
+def test_pages_are_gzipped_when_the_browser_accepts_it(web: WebClient, world: World) -> None:
+    web.login(world.tenant.owner_email)
+    zipped = web.get("/app/attribution?range=30d", headers={"accept-encoding": "gzip"})
+    plain = web.get("/app/attribution?range=30d", headers={"accept-encoding": "identity"})
+    assert zipped.status_code == plain.status_code == 200
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert attribution_table(zipped.text) and attribution_table(zipped.text) == attribution_table(plain.text)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("*", True),
+        ("identity", False),
+        ("", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0, gzip", True),
+        ("GZIP", True),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_accept_encoding_is_read_with_its_q_values(header: str, expected: bool) -> None:
+    assert accepts_gzip(header) is expected
 
 
 def test_vendored_files_match_their_manifest() -> None:

@@ -8,12 +8,13 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from multibuzz import __version__
 from multibuzz.bootstrap import get_container
 from multibuzz.errors import MultibuzzError
 from multibuzz.observability import get_logger
-from multibuzz.web.assets import ASSETS, IMMUTABLE
+from multibuzz.web.assets import ASSETS, IMMUTABLE, accepts_gzip
 from multibuzz.web.deps import LoginRequiredError, login_url
 from multibuzz.web.render import render
 from multibuzz.web.security import CSRF_COOKIE, cookie_secure, new_seed
@@ -29,6 +30,11 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
+
+GZIPPED = {"content-encoding": "gzip"}
+# Pages (HTML) gzipped on the way out when the browser accepts it; static assets come gzipped already.
+PAGE_GZIP_MIN_BYTES = 1000
+PAGE_GZIP_LEVEL = 6
 
 TITLES = {401: "Log in", 403: "Not allowed", 404: "Not found", 409: "Conflict", 422: "Check the form", 429: "Slow down"}
 
@@ -61,11 +67,14 @@ def create_web_app() -> FastAPI:
         return response
 
     @app.get("/static/{asset:path}", include_in_schema=False)
-    def static(asset: str) -> Response:
+    def static(asset: str, request: Request) -> Response:
         found = ASSETS.find("/static/" + asset)
         if found is None:
             return Response("not found", status_code=404, media_type="text/plain")
-        return FileResponse(found.path, media_type=found.content_type, headers={"cache-control": IMMUTABLE})
+        headers = {"cache-control": IMMUTABLE, "vary": "Accept-Encoding"}
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            return Response(found.gzipped(), media_type=found.content_type, headers={**headers, **GZIPPED})
+        return FileResponse(found.path, media_type=found.content_type, headers=headers)
 
     @app.exception_handler(LoginRequiredError)
     async def login_required(request: Request, exc: LoginRequiredError) -> Response:
@@ -109,4 +118,5 @@ def create_web_app() -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(GZipMiddleware, minimum_size=PAGE_GZIP_MIN_BYTES, compresslevel=PAGE_GZIP_LEVEL)
     return app

@@ -2,15 +2,18 @@
 
 ``asset_url("app.js")`` → ``/static/app.3f2a9c1d.js``; ``GET /static/app.3f2a9c1d.js`` answers the file with
 ``Cache-Control: public, max-age=31536000, immutable`` when the hash is the file's, 404 otherwise. The hash
-table is built on first use (no I/O at import time).
+table is built on first use (no I/O at import time). A browser that accepts gzip gets the file gzipped
+(``Content-Encoding: gzip``), compressed once per asset on its first request and kept: Chart.js is 210 KB as
+a file, 71 KB gzipped.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import mimetypes
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -24,6 +27,31 @@ class Asset:
     url: str
     path: Path
     content_type: str
+    _gzipped: list[bytes] = field(default_factory=list, compare=False, repr=False)
+
+    def gzipped(self) -> bytes:
+        """The file gzipped (level 9, no timestamp, so the same bytes every time), computed once."""
+        if not self._gzipped:
+            self._gzipped.append(gzip.compress(self.path.read_bytes(), compresslevel=9, mtime=0))
+        return self._gzipped[0]
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """``gzip`` (or ``*``) in ``Accept-Encoding`` with a q-value above 0; an explicit ``gzip`` wins over ``*``."""
+    found: dict[str, float] = {}
+    for part in accept_encoding.split(","):
+        token, *params = (piece.strip() for piece in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        found.setdefault(token.lower(), q)
+    q = found.get("gzip", found.get("*", 0.0))
+    return q > 0
 
 
 def _hashed_name(name: str, digest: str) -> str:

@@ -301,10 +301,13 @@ class SyncStatusList(BaseModel):
 def sync_status(actor: AccountActor, session: SessionDep) -> SyncStatusList:
     account_id = _reader(actor)
     out = []
-    for integration in svc.list_integrations(session, account_id):
-        runs = svc.latest_runs(session, integration.id)
+    integrations = svc.list_integrations(session, account_id)
+    runs = svc.latest_runs_of(
+        session, [(i.id, t) for i in integrations for t in SYNC_TYPES_BY_INTEGRATION.get(i.type, ())]
+    )
+    for integration in integrations:
         for sync_type in SYNC_TYPES_BY_INTEGRATION.get(integration.type, ()):
-            entry = runs.get(sync_type, {})
+            entry = runs.get((integration.id, sync_type), {})
             attempted, succeeded = entry.get("attempted"), entry.get("succeeded")
             error = attempted.error_message if attempted and attempted.status == "failed" else None
             out.append(

@@ -40,27 +40,37 @@
   var COLOURS = ["#1f6feb", "#d4380d", "#237804", "#6b21a8"];
 
   // Chart.js bars (and lines on a right-hand axis) from a <script type="application/json"> next to the canvas.
+  function drawChart(canvas) {
+    var source = document.getElementById(canvas.id + "-data");
+    if (!source) return;
+    var data = JSON.parse(source.textContent);
+    if (!data.datasets) data.datasets = [{ label: data.label, values: data.values }];
+    var scales = { y: { beginAtZero: true } };
+    var datasets = data.datasets.map(function (set, i) {
+      if (set.axis === "y1") scales.y1 = { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } };
+      return {
+        label: set.label, data: set.values, type: set.type || "bar", yAxisID: set.axis || "y",
+        backgroundColor: COLOURS[i % COLOURS.length], borderColor: COLOURS[i % COLOURS.length]
+      };
+    });
+    new window.Chart(canvas, {
+      type: "bar",
+      data: { labels: data.labels, datasets: datasets },
+      options: { responsive: true, aspectRatio: 3, animation: false, scales: scales, plugins: { legend: { display: true } } }
+    });
+  }
+
+  // One chart per task (a page with two charts does not block input for both at once); the canvas's box is
+  // reserved by CSS, so nothing moves when a chart appears.
   function drawCharts() {
     if (typeof window.Chart === "undefined") return;
-    document.querySelectorAll("canvas[id$='-chart']").forEach(function (canvas) {
-      var source = document.getElementById(canvas.id + "-data");
-      if (!source) return;
-      var data = JSON.parse(source.textContent);
-      if (!data.datasets) data.datasets = [{ label: data.label, values: data.values }];
-      var scales = { y: { beginAtZero: true } };
-      var datasets = data.datasets.map(function (set, i) {
-        if (set.axis === "y1") scales.y1 = { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } };
-        return {
-          label: set.label, data: set.values, type: set.type || "bar", yAxisID: set.axis || "y",
-          backgroundColor: COLOURS[i % COLOURS.length], borderColor: COLOURS[i % COLOURS.length]
-        };
-      });
-      new window.Chart(canvas, {
-        type: "bar",
-        data: { labels: data.labels, datasets: datasets },
-        options: { responsive: true, aspectRatio: 3, animation: false, scales: scales, plugins: { legend: { display: true } } }
-      });
-    });
+    var canvases = Array.prototype.slice.call(document.querySelectorAll("canvas[id$='-chart']"));
+    (function next() {
+      var canvas = canvases.shift();
+      if (!canvas) return;
+      drawChart(canvas);
+      if (canvases.length) setTimeout(next, 0);
+    })();
   }
 
   onReady(function () {
