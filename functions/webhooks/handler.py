@@ -24,6 +24,7 @@ from multibuzz.telemetry.invocation import begin, end, invocation
 FUNCTION = "webhooks"
 
 processor = BatchProcessor(event_type=EventType.SQS)
+_ACCEPTED = json.dumps(webhooks.ACCEPTED)  # the answer to nearly every delivery, encoded once
 
 
 def record_handler(record: SQSRecord) -> None:
@@ -58,7 +59,8 @@ def _http(event: dict[str, Any]) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     topic = str((event.get("pathParameters") or {}).get("topic") or headers.get("x-shopify-topic", ""))
     status, payload = webhooks.accept(get_container(), topic, headers, raw)
-    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(payload)}
+    text = _ACCEPTED if payload is webhooks.ACCEPTED else json.dumps(payload)
+    return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": text}
 
 
 class WebhooksHandler:
