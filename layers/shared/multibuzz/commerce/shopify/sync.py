@@ -25,6 +25,7 @@ from multibuzz.bootstrap import Container
 from multibuzz.commerce import integrations as svc
 from multibuzz.commerce.aggregates import rebuild_shopify_days
 from multibuzz.commerce.shopify import conversions as orders_to_conversions
+from multibuzz.commerce.shopify import readahead
 from multibuzz.commerce.shopify.client import ShopifyAuthError, ShopifyClient, ShopifyError
 from multibuzz.commerce.shopify.orders import ORDER_FIELDS, OrderPayloadError, from_graphql
 from multibuzz.commerce.shopify.store import write_orders
@@ -238,27 +239,16 @@ def _fill(
         operation = client.run_bulk_orders(search, ORDER_FIELDS)
         url = client.poll_bulk(operation)
         if url:
-            chunk: list[dict[str, Any]] = []
-            for node in client.stream_jsonl(url):
-                chunk.append(node)
-                if len(chunk) >= _CHUNK:
-                    _commit_page(
-                        container,
-                        session,
-                        integration,
-                        FILL_CURSOR,
-                        None,
-                        write_batch(container, session, integration, chunk, progress, zone),
-                    )
-                    chunk = []
-            _commit_page(
-                container,
-                session,
-                integration,
-                FILL_CURSOR,
-                None,
-                write_batch(container, session, integration, chunk, progress, zone),
-            )
+            # The download and parse of the next lines run on a thread while this one writes (readahead).
+            for chunk in readahead.chunks(client.stream_jsonl(url), _CHUNK):
+                _commit_page(
+                    container,
+                    session,
+                    integration,
+                    FILL_CURSOR,
+                    None,
+                    write_batch(container, session, integration, chunk, progress, zone),
+                )
     else:
         _paged(container, session, integration, client, progress, zone, search, FILL_CURSOR)
     # Done: the next fill starts over; fresh syncs continue from when this fill started.

@@ -1,0 +1,49 @@
+"""readahead.chunks: the same chunks as a plain loop, errors where they happened, an early stop cleans up."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from multibuzz.commerce.shopify import readahead
+
+
+def _plain(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@pytest.mark.parametrize("count", [0, 1, 999, 1000, 1001, 3500])
+def test_chunks_are_the_plain_loops_in_order(count: int) -> None:
+    items = list(range(count))
+    assert list(readahead.chunks(iter(items), 1000)) == _plain(items, 1000)
+
+
+def test_an_error_of_the_stream_is_raised_after_the_chunks_before_it() -> None:
+    def stream() -> Iterator[int]:
+        yield from range(25)
+        raise RuntimeError("download failed")
+
+    chunks = readahead.chunks(stream(), 10)
+    assert [next(chunks), next(chunks)] == [list(range(10)), list(range(10, 20))]
+    with pytest.raises(RuntimeError, match="download failed"):
+        next(chunks)  # the partial 20..24 is never handed over
+
+
+def test_a_consumer_that_stops_early_stops_the_reader_and_closes_the_stream() -> None:
+    closed = threading.Event()
+
+    def stream() -> Iterator[int]:
+        try:
+            n = 0
+            while True:  # endless: only the stop flag ends the reader
+                yield n
+                n += 1
+        finally:
+            closed.set()
+
+    chunks = readahead.chunks(stream(), 10)
+    assert next(chunks) == list(range(10))
+    chunks.close()  # as a ``for`` loop left by an exception does
+    assert closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "shopify-readahead"]
