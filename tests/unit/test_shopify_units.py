@@ -100,6 +100,18 @@ def test_webhook_hmac_one_shot_digest_is_the_hmac_object_digest() -> None:
             assert verify(body, expected, [secret]) and verify(body, f" {expected} ", [secret])
 
 
+def test_email_hash_one_shot_is_the_keyed_sha256_hexdigest() -> None:
+    import hashlib
+    import hmac
+
+    from multibuzz.commerce.shopify.orders import email_hash
+
+    for email in ("a@example.com", " A@Example.COM ", "ünï@exämple.de", ""):
+        for key in (b"k", b"shopify-email:" + b"x" * 80):
+            expected = hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+            assert email_hash(email, key) == expected
+
+
 def test_oauth_query_hmac() -> None:
     params = {"code": "c", "shop": "u.myshopify.com", "state": "x", "timestamp": "1"}
     params["hmac"] = sign_query(params, "s3cret")
