@@ -16,7 +16,18 @@ def _plain(items: list[int], size: int) -> list[list[int]]:
 @pytest.mark.parametrize("count", [0, 1, 999, 1000, 1001, 3500])
 def test_chunks_are_the_plain_loops_in_order(count: int) -> None:
     items = list(range(count))
-    assert list(readahead.chunks(iter(items), 1000)) == _plain(items, 1000)
+    assert list(readahead.chunks(iter(items), 1000, list)) == _plain(items, 1000)
+
+
+def test_prepare_runs_on_the_reader_thread_per_chunk() -> None:
+    seen: list[str] = []
+
+    def prepare(chunk: list[int]) -> int:
+        seen.append(threading.current_thread().name)
+        return sum(chunk)
+
+    assert list(readahead.chunks(iter(range(25)), 10, prepare)) == [45, 145, 110]
+    assert seen == ["shopify-readahead"] * 3
 
 
 def test_an_error_of_the_stream_is_raised_after_the_chunks_before_it() -> None:
@@ -24,7 +35,7 @@ def test_an_error_of_the_stream_is_raised_after_the_chunks_before_it() -> None:
         yield from range(25)
         raise RuntimeError("download failed")
 
-    chunks = readahead.chunks(stream(), 10)
+    chunks = readahead.chunks(stream(), 10, list)
     assert [next(chunks), next(chunks)] == [list(range(10)), list(range(10, 20))]
     with pytest.raises(RuntimeError, match="download failed"):
         next(chunks)  # the partial 20..24 is never handed over
@@ -42,7 +53,7 @@ def test_a_consumer_that_stops_early_stops_the_reader_and_closes_the_stream() ->
         finally:
             closed.set()
 
-    chunks = readahead.chunks(stream(), 10)
+    chunks = readahead.chunks(stream(), 10, list)
     assert next(chunks) == list(range(10))
     chunks.close()  # as a ``for`` loop left by an exception does
     assert closed.is_set()

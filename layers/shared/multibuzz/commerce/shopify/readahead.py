@@ -5,7 +5,8 @@ the other: while the database executes a page's inserts (the process asleep in `
 the next lines. ``chunks(items, size)`` runs the iteration of ``items`` (the HTTP stream and the JSON
 parse) on a thread of its own and hands over lists of ``size`` items through a queue of one: memory stays
 bounded (at most three chunks: one being written, one waiting, one being read), the order is kept, an
-exception of the stream is raised in the consumer where the next chunk would have come, and a consumer that
+exception of the stream is raised in the consumer where the next chunk would have come (``prepare`` turns each chunk into what the consumer writes, on the
+same thread: the fill parses the orders there), and a consumer that
 stops early (an error while writing) stops the thread and closes the stream.
 """
 
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _DONE = object()
 _WAIT = 0.1  # seconds between checks of the stop flag while the queue is full
@@ -29,8 +31,9 @@ class _Failed:
         self.error = error
 
 
-def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last one shorter, never empty), read ahead by a thread."""
+def chunks(items: Iterable[T], size: int, prepare: Callable[[list[T]], U]) -> Iterator[U]:
+    """``prepare(chunk)`` of ``items`` in lists of ``size`` (the last one shorter, never empty), read and
+    prepared ahead by a thread (``prepare`` must be pure: it runs on that thread)."""
     handoff: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -50,10 +53,10 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             for item in iterator:
                 chunk.append(item)
                 if len(chunk) >= size:
-                    if not put(chunk):
+                    if not put(prepare(chunk)):
                         return
                     chunk = []
-            if chunk and not put(chunk):
+            if chunk and not put(prepare(chunk)):
                 return
             put(_DONE)
         except BaseException as exc:

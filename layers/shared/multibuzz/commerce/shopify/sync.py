@@ -27,7 +27,7 @@ from multibuzz.commerce.aggregates import rebuild_shopify_days
 from multibuzz.commerce.shopify import conversions as orders_to_conversions
 from multibuzz.commerce.shopify import readahead
 from multibuzz.commerce.shopify.client import ShopifyAuthError, ShopifyClient, ShopifyError
-from multibuzz.commerce.shopify.orders import ORDER_FIELDS, OrderPayloadError, from_graphql
+from multibuzz.commerce.shopify.orders import ORDER_FIELDS, OrderFacts, OrderPayloadError, from_graphql
 from multibuzz.commerce.shopify.store import write_orders
 from multibuzz.db.models import Account
 from multibuzz.db.models.commerce import Integration
@@ -101,13 +101,39 @@ def write_batch(
     source: str = "sync",
 ) -> list[Any]:
     """Parse and write one page of GraphQL order nodes; returns the conversion messages to send."""
-    items = []
+    return write_parsed(container, session, integration, parse_nodes(nodes), progress, zone, source=source)
+
+
+def parse_nodes(nodes: Iterable[dict[str, Any]]) -> list[tuple[OrderFacts | OrderPayloadError, dict[str, Any]]]:
+    """Each node with its facts, or with the reason it cannot be read (pure: the bulk fill runs it on its
+    read-ahead thread)."""
+    parsed: list[tuple[OrderFacts | OrderPayloadError, dict[str, Any]]] = []
     for node in nodes:
         try:
-            items.append((from_graphql(node), node))
-        except OrderPayloadError as exc:  # one bad order never drops the page
+            parsed.append((from_graphql(node), node))
+        except OrderPayloadError as exc:
+            parsed.append((exc, node))
+    return parsed
+
+
+def write_parsed(
+    container: Container,
+    session: Session,
+    integration: Integration,
+    parsed: Iterable[tuple[OrderFacts | OrderPayloadError, dict[str, Any]]],
+    progress: Progress,
+    zone: str,
+    *,
+    source: str = "sync",
+) -> list[Any]:
+    """Write one page of parsed nodes (``parse_nodes``); returns the conversion messages to send."""
+    items: list[tuple[OrderFacts, dict[str, Any]]] = []
+    for facts, node in parsed:
+        if isinstance(facts, OrderPayloadError):  # one bad order never drops the page
             progress.skipped += 1
-            logger.warning("order skipped", extra={"integration_id": integration.id, "reason": str(exc)})
+            logger.warning("order skipped", extra={"integration_id": integration.id, "reason": str(facts)})
+        else:
+            items.append((facts, node))
     now = container.clock.now()
     result = write_orders(session, integration, items, source=source, now=now, zone=zone, hash_key=hash_key(container))
     progress.rows += len(result.written)
@@ -239,15 +265,16 @@ def _fill(
         operation = client.run_bulk_orders(search, ORDER_FIELDS)
         url = client.poll_bulk(operation)
         if url:
-            # The download and parse of the next lines run on a thread while this one writes (readahead).
-            for chunk in readahead.chunks(client.stream_jsonl(url), _CHUNK):
+            # The download and parse of the next lines (JSON, then facts) run on a thread while this one
+            # writes (readahead).
+            for chunk in readahead.chunks(client.stream_jsonl(url), _CHUNK, parse_nodes):
                 _commit_page(
                     container,
                     session,
                     integration,
                     FILL_CURSOR,
                     None,
-                    write_batch(container, session, integration, chunk, progress, zone),
+                    write_parsed(container, session, integration, chunk, progress, zone),
                 )
     else:
         _paged(container, session, integration, client, progress, zone, search, FILL_CURSOR)
