@@ -2,12 +2,12 @@
 
 The fill is a loop of "read and parse 1,000 JSONL lines, then write them" in which each half waits for
 the other: while the database executes a page's inserts (the process asleep in ``recv``), nothing reads
-the next lines. ``chunks(items, size)`` runs the iteration of ``items`` (the HTTP stream and the JSON
-parse) on a thread of its own and hands over lists of ``size`` items through a queue of one: memory stays
-bounded (at most three chunks: one being written, one waiting, one being read), the order is kept, an
-exception of the stream is raised in the consumer where the next chunk would have come (``prepare`` turns each chunk into what the consumer writes, on the
-same thread: the fill parses the orders there), and a consumer that
-stops early (an error while writing) stops the thread and closes the stream.
+the next lines. ``chunks(items, size, prepare)`` runs the iteration of ``items`` (the HTTP stream and the
+JSON parse) and ``prepare`` of each chunk (the fill turns the nodes into order facts there) on a thread of
+its own, and hands the results over through a queue of one: memory stays bounded (at most three chunks:
+one being written, one waiting, one being read), the order is kept, an exception of the stream is raised
+in the consumer where the next chunk would have come, and a consumer that stops early (an error while
+writing) stops the thread and closes the stream.
 """
 
 from __future__ import annotations
