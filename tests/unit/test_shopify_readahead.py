@@ -58,3 +58,31 @@ def test_a_consumer_that_stops_early_stops_the_reader_and_closes_the_stream() ->
     chunks.close()  # as a ``for`` loop left by an exception does
     assert closed.is_set()
     assert not [t for t in threading.enumerate() if t.name == "shopify-readahead"]
+
+
+def test_sender_sends_every_batch_in_order_on_its_thread_before_close_returns() -> None:
+    sent: list[tuple[str, list[int]]] = []
+    sender = readahead.Sender(lambda batch: sent.append((threading.current_thread().name, batch)))
+    for n in range(20):
+        sender.submit([n])
+    sender.close()
+    assert sent == [("shopify-sender", [n]) for n in range(20)]
+
+
+def test_sender_raises_the_first_send_error_at_close_and_sends_nothing_after_it() -> None:
+    sent: list[int] = []
+
+    def send(batch: int) -> None:
+        if batch == 3:
+            raise RuntimeError("queue refused")
+        sent.append(batch)
+
+    sender = readahead.Sender(send)
+    for n in range(6):
+        try:
+            sender.submit(n)
+        except RuntimeError:
+            break
+    with pytest.raises(RuntimeError, match="queue refused"):
+        sender.close()
+    assert sent == [0, 1, 2]

@@ -79,3 +79,37 @@ def chunks(items: Iterable[T], size: int, prepare: Callable[[list[T]], U]) -> It
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+class Sender:
+    """Runs ``send(batch)`` for each submitted batch on a thread of its own, in submission order: the fill's
+    conversion messages (handed to the queue after their page committed) go out while the next page is
+    written. ``close()`` waits for every batch and raises the first error a send raised (the run then fails
+    as it would have; ``conversions.send`` itself already turns a queue outage into pending conversions)."""
+
+    def __init__(self, send: Callable[[Any], Any]) -> None:
+        self._send = send
+        self._batches: queue.Queue[Any] = queue.Queue(maxsize=2)  # bounded: the writer waits, memory stays flat
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="shopify-sender", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._batches.get()) is not _DONE:
+            if self._error is None:
+                try:
+                    self._send(batch)
+                except BaseException as exc:
+                    self._error = exc
+
+    def submit(self, batch: Any) -> None:
+        if self._error is not None:
+            raise self._error
+        self._batches.put(batch)
+
+    def close(self) -> None:
+        """Wait for every submitted batch; raise the first send error."""
+        self._batches.put(_DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -12,6 +12,7 @@ Conversions are handed to the attribution queue after their transaction commits.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -219,11 +220,17 @@ def _commit_page(
     cursor_name: str,
     cursor_value: str | None,
     messages: list[Any],
+    send: Callable[[list[Any]], Any] | None = None,
 ) -> None:
+    """Commit the page with its cursor, then hand its conversions over (``send``: the bulk fill's sender
+    thread; else now, on this thread)."""
     if cursor_value is not None:
         svc.advance_cursor(session, tools_of(container), integration, cursor_name, cursor_value)
     session.commit()
-    orders_to_conversions.send(container.queue, messages)
+    if send is not None:
+        send(messages)
+    else:
+        orders_to_conversions.send(container.queue, messages)
 
 
 def _paged(
@@ -266,16 +273,24 @@ def _fill(
         url = client.poll_bulk(operation)
         if url:
             # The download and parse of the next lines (JSON, then facts) run on a thread while this one
-            # writes (readahead).
-            for chunk in readahead.chunks(client.stream_jsonl(url), _CHUNK, parse_nodes):
-                _commit_page(
-                    container,
-                    session,
-                    integration,
-                    FILL_CURSOR,
-                    None,
-                    write_parsed(container, session, integration, chunk, progress, zone),
-                )
+            # writes, and each committed page's conversion messages go out on another (readahead).
+            sender = readahead.Sender(lambda batch: orders_to_conversions.send(container.queue, batch))
+            try:
+                for chunk in readahead.chunks(client.stream_jsonl(url), _CHUNK, parse_nodes):
+                    _commit_page(
+                        container,
+                        session,
+                        integration,
+                        FILL_CURSOR,
+                        None,
+                        write_parsed(container, session, integration, chunk, progress, zone),
+                        sender.submit,
+                    )
+            except BaseException:
+                with contextlib.suppress(BaseException):  # the write's error is the one to report
+                    sender.close()
+                raise
+            sender.close()
     else:
         _paged(container, session, integration, client, progress, zone, search, FILL_CURSOR)
     # Done: the next fill starts over; fresh syncs continue from when this fill started.
