@@ -8,7 +8,8 @@ Baseline in the same run: the same JSONL downloaded, ``json.loads`` per line, th
 inserted with one DB-API ``executemany`` per 1,000 (pymysql, no ORM, no upsert, no conversions).
 
 Goals (issue 11): >= 0.5 of the baseline; peak RSS < 250 MB and flat from 10k to 100k orders.
-Run: .venv/bin/python bench/bench_shopify_fill.py [--orders 100000] [--sizes 10000,100000]
+Run: .venv/bin/python bench/bench_shopify_fill.py [--orders 100000] [--sizes 10000,100000] [--url …]
+     [--profile out.prof]  (a cProfile of the sync; with --orders only)
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_one(orders: int, url: str) -> dict[str, Any]:
+def run_one(orders: int, url: str, profile: str | None = None) -> dict[str, Any]:
     from multibuzz.bootstrap import Container, use_container
     from multibuzz.commerce import integrations as svc
     from multibuzz.commerce.shopify import sync
@@ -82,11 +83,20 @@ def run_one(orders: int, url: str) -> dict[str, Any]:
             session.commit()
             integration_id = integration.id
         rss_before = rss_mb()
-        started = time.perf_counter()
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started, cpu = time.perf_counter(), time.process_time()
         result = sync.run(
             container, integration_id, "shopify_7d_fill", "manual", sleep=lambda s: time.sleep(min(s, 0.05))
         )
-        ours = time.perf_counter() - started
+        ours, ours_cpu = time.perf_counter() - started, time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile)
         assert result["status"] == "succeeded", result
         with container.session() as session:
             stored = session.scalar(select(func.count()).select_from(FactOrder))
@@ -113,7 +123,7 @@ def run_one(orders: int, url: str) -> dict[str, Any]:
             "INSERT INTO shopify_orders_raw (account_id, integration_id, shopify_order_id, order_updated_at, "
             "source, fetched_at, payload) VALUES (%s,%s,%s,%s,%s,%s,%s)"
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         facts: list[tuple[Any, ...]] = []
         raws: list[tuple[Any, ...]] = []
 
@@ -177,7 +187,7 @@ def run_one(orders: int, url: str) -> dict[str, Any]:
                 if len(facts) >= 1000:
                     flush()
         flush()
-        raw = time.perf_counter() - started
+        raw, raw_cpu = time.perf_counter() - started, time.process_time() - cpu
         cursor.close()
         raw_conn.close()
         with container.engine.connect() as conn:
@@ -191,6 +201,10 @@ def run_one(orders: int, url: str) -> dict[str, Any]:
             "baseline_seconds": round(raw, 2),
             "baseline_orders_per_s": round(orders / raw),
             "ratio": round(raw / ours, 3),
+            # This process's CPU (the database server's excluded): steadier than wall time on a shared machine.
+            "ours_cpu_seconds": round(ours_cpu, 2),
+            "baseline_cpu_seconds": round(raw_cpu, 2),
+            "cpu_ratio": round(raw_cpu / ours_cpu, 3),
             "peak_rss_mb": round(peak, 1),
             "rss_before_sync_mb": round(rss_before, 1),
             "database": make_url(url).render_as_string(hide_password=True),
@@ -205,6 +219,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--sizes", default="", help="comma-separated sizes, each in a fresh process (RSS)")
     parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--profile", help="write a cProfile of the sync (one size only) here")
     args = parser.parse_args()
     if args.sizes:
         figures = []
@@ -219,7 +234,7 @@ def main() -> None:
             print(json.dumps(figures[-1]))
         write_results("shopify_fill", {"runs": figures})
         return
-    print(json.dumps(run_one(args.orders, args.url)))
+    print(json.dumps(run_one(args.orders, args.url, args.profile)))
 
 
 if __name__ == "__main__":

@@ -265,6 +265,65 @@ def test_bad_or_missing_signature_is_401_and_nothing_stored(
     assert count(container, ShopifyWebhookRaw, integration_id=integration_id) == 0
 
 
+def test_lambda_entry_and_the_awaited_invoke_answer_the_same(
+    container: Container, shopify: FakeShopify, connected: tuple[Tenant, str, str]
+) -> None:
+    """The gateway awaits ``invoke`` on its loop; Lambda calls the handler. Same answers, same messages."""
+    import asyncio
+
+    from multibuzz.commerce.fakes.shopify import sign_body
+
+    from functions.webhooks.handler import lambda_handler
+    from infra.local.apigw import Route, build_event
+
+    _, shop, integration_id = connected
+    order = shopify.add_order(shop, total="12.00")
+    route = Route.parse("POST /webhooks/shopify/{topic+}", "webhooks")
+
+    def event(webhook_id: str, secret: str | None, body: bytes | None) -> dict[str, Any]:
+        raw, headers = shopify.webhook_request(shop, "orders/create", order, webhook_id=webhook_id, secret=secret)
+        if body is not None:  # a signed body that is not a JSON object
+            raw, headers["X-Shopify-Hmac-Sha256"] = body, sign_body(body, SECRET)
+        return build_event(
+            route=route,
+            path_params={"topic": "orders/create"},
+            method="POST",
+            path="/webhooks/shopify/orders/create",
+            query_string="",
+            headers=list(headers.items()),
+            body=raw,
+            source_ip="127.0.0.1",
+        )
+
+    cases = [("ok", None, None, 200), ("bad-hmac", "wrong", None, 401), ("not-json", None, b"{nope", 400)]
+    cases += [("list", None, b"[1]", 400), ("deep", None, b"[" * 100_000, 400)]
+    for name, secret, body, status in cases:
+        called = lambda_handler(event(f"{name}-a", secret, body), None)
+        awaited = asyncio.run(lambda_handler.invoke(event(f"{name}-b", secret, body), None))
+        assert called == awaited and called["statusCode"] == status, (name, called)
+    assert drain(container, "webhooks", "webhooks") == 2  # the two good deliveries (ids ok-a and ok-b)
+    assert count(container, ShopifyWebhookRaw, integration_id=integration_id) == 2
+
+
+def test_shop_directory_sees_a_disconnect_elsewhere_within_its_ttl(
+    container: Container, connected: tuple[Tenant, str, str]
+) -> None:
+    """The stated bound: a disconnect made by another process (no ``forget`` here) is seen after 5 s."""
+    _, shop, integration_id = connected
+    now = [1000.0]
+    directory = webhooks.ShopDirectory(clock=lambda: now[0])
+    assert [t.integration_id for t in directory.lookup(container, shop)] == [integration_id]
+    with container.session() as session:
+        integration = session.get(Integration, integration_id)
+        assert integration is not None
+        svc.disconnect(session, svc.Tools(container.clock, container.ids, container.secret_box), integration)
+        session.commit()
+    now[0] += webhooks._CACHE_SECONDS - 0.001
+    assert [t.integration_id for t in directory.lookup(container, shop)] == [integration_id]  # still cached
+    now[0] += 0.001
+    assert directory.lookup(container, shop) == []  # the bound: 5 s
+
+
 def test_unknown_shop_is_200_with_nothing_stored(container: Container, shopify: FakeShopify, gateway: str) -> None:
     response = shopify.fire_webhook(gateway, "nobody.myshopify.com", "orders/create", {"id": 1})
     assert response.status_code == 200 and response.json()["status"] == "ignored"

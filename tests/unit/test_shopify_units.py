@@ -85,6 +85,33 @@ def test_webhook_hmac_is_base64_of_the_raw_body() -> None:
     assert not verify(body, good, [""])  # an unset secret never verifies
 
 
+def test_webhook_hmac_one_shot_digest_is_the_hmac_object_digest() -> None:
+    """verify() uses the one-shot ``hmac.digest``: the same bytes as ``hmac.new(...).digest()``."""
+    import base64
+    import hashlib
+    import hmac
+
+    from multibuzz.commerce.shopify.webhooks import signature
+
+    for body in (b"", b'{"id": 1}', bytes(range(256)) * 40, "ünïcode".encode()):
+        for secret in ("s3cret", "ü" * 100):  # a key longer than SHA-256's block is hashed first
+            expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+            assert signature(body, secret) == expected == sign_body(body, secret)
+            assert verify(body, expected, [secret]) and verify(body, f" {expected} ", [secret])
+
+
+def test_email_hash_one_shot_is_the_keyed_sha256_hexdigest() -> None:
+    import hashlib
+    import hmac
+
+    from multibuzz.commerce.shopify.orders import email_hash
+
+    for email in ("a@example.com", " A@Example.COM ", "ünï@exämple.de", ""):
+        for key in (b"k", b"shopify-email:" + b"x" * 80):
+            expected = hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+            assert email_hash(email, key) == expected
+
+
 def test_oauth_query_hmac() -> None:
     params = {"code": "c", "shop": "u.myshopify.com", "state": "x", "timestamp": "1"}
     params["hmac"] = sign_query(params, "s3cret")

@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from multibuzz.http.json_body import parse_json
+
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 MAX_THROTTLE_RETRIES = 8
 
@@ -27,7 +29,7 @@ class JsonLine(dict[str, Any]):
     __slots__ = ("text",)
 
     def __init__(self, text: str) -> None:
-        super().__init__(json.loads(text))
+        super().__init__(parse_json(text))  # json.loads(text), by pydantic-core's parser when it can
         self.text = text
 
 

@@ -10,7 +10,6 @@ Money definitions (all in the order's shop currency):
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -236,7 +235,7 @@ def _lower(value: Any) -> str | None:
 
 def email_hash(email: str, key: bytes) -> str:
     """Keyed hash of a normalised email: joins orders of one customer without storing the address."""
-    return hmac.new(key, email.strip().lower().encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, email.strip().lower().encode(), "sha256").hex()  # one-shot: hmac.new(...).hexdigest()
 
 
 def customer_ref(facts: OrderFacts, key: bytes) -> tuple[str | None, str | None]:

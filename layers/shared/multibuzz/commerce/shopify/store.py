@@ -24,6 +24,7 @@ from multibuzz.commerce.shopify.client import JsonLine
 from multibuzz.commerce.shopify.conversions import conversion_id_of
 from multibuzz.commerce.shopify.orders import OrderFacts, customer_ref, order_day
 from multibuzz.db.models.commerce import FactOrder, Integration, ShopifyOrderRaw
+from multibuzz.db.mysql_rows import insert_many
 
 _CHUNK = 1000
 
@@ -74,15 +75,15 @@ def _converter(column: Any) -> Any:
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """A plain multi-row INSERT. On MySQL straight through the DB-API cursor with positional rows (what a raw
     ``executemany`` costs: no per-value bind processing or dict-style escaping; only the datetime and JSON
-    columns are converted); elsewhere a Core insert."""
+    columns are converted), its statements written by ``multibuzz.db.mysql_rows.insert_many``; elsewhere a
+    Core insert."""
     if not rows:
         return
     if session.get_bind().dialect.name not in ("mysql", "mariadb"):
         session.connection().execute(insert(table), rows)
         return
     columns = [table.c[name].name for name in rows[0]]  # names of our own table's columns, never input
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+    prefix = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "  # noqa: S608
     pick = itemgetter(*columns)
     convert = [(i, f) for i, f in enumerate(_converter(table.c[c]) for c in columns) if f is not None]
     values: list[tuple[Any, ...]] = []
@@ -97,7 +98,7 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     assert dbapi is not None
     cursor = dbapi.cursor()
     try:
-        cursor.executemany(sql, values)
+        insert_many(cursor, prefix, values)  # executemany's statements, with cheaper literals
     finally:
         cursor.close()
 

@@ -12,6 +12,7 @@ Conversions are handed to the attribution queue after their transaction commits.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -25,8 +26,9 @@ from multibuzz.bootstrap import Container
 from multibuzz.commerce import integrations as svc
 from multibuzz.commerce.aggregates import rebuild_shopify_days
 from multibuzz.commerce.shopify import conversions as orders_to_conversions
+from multibuzz.commerce.shopify import readahead
 from multibuzz.commerce.shopify.client import ShopifyAuthError, ShopifyClient, ShopifyError
-from multibuzz.commerce.shopify.orders import ORDER_FIELDS, OrderPayloadError, from_graphql
+from multibuzz.commerce.shopify.orders import ORDER_FIELDS, OrderFacts, OrderPayloadError, from_graphql
 from multibuzz.commerce.shopify.store import write_orders
 from multibuzz.db.models import Account
 from multibuzz.db.models.commerce import Integration
@@ -100,13 +102,39 @@ def write_batch(
     source: str = "sync",
 ) -> list[Any]:
     """Parse and write one page of GraphQL order nodes; returns the conversion messages to send."""
-    items = []
+    return write_parsed(container, session, integration, parse_nodes(nodes), progress, zone, source=source)
+
+
+def parse_nodes(nodes: Iterable[dict[str, Any]]) -> list[tuple[OrderFacts | OrderPayloadError, dict[str, Any]]]:
+    """Each node with its facts, or with the reason it cannot be read (pure: the bulk fill runs it on its
+    read-ahead thread)."""
+    parsed: list[tuple[OrderFacts | OrderPayloadError, dict[str, Any]]] = []
     for node in nodes:
         try:
-            items.append((from_graphql(node), node))
-        except OrderPayloadError as exc:  # one bad order never drops the page
+            parsed.append((from_graphql(node), node))
+        except OrderPayloadError as exc:
+            parsed.append((exc, node))
+    return parsed
+
+
+def write_parsed(
+    container: Container,
+    session: Session,
+    integration: Integration,
+    parsed: Iterable[tuple[OrderFacts | OrderPayloadError, dict[str, Any]]],
+    progress: Progress,
+    zone: str,
+    *,
+    source: str = "sync",
+) -> list[Any]:
+    """Write one page of parsed nodes (``parse_nodes``); returns the conversion messages to send."""
+    items: list[tuple[OrderFacts, dict[str, Any]]] = []
+    for facts, node in parsed:
+        if isinstance(facts, OrderPayloadError):  # one bad order never drops the page
             progress.skipped += 1
-            logger.warning("order skipped", extra={"integration_id": integration.id, "reason": str(exc)})
+            logger.warning("order skipped", extra={"integration_id": integration.id, "reason": str(facts)})
+        else:
+            items.append((facts, node))
     now = container.clock.now()
     result = write_orders(session, integration, items, source=source, now=now, zone=zone, hash_key=hash_key(container))
     progress.rows += len(result.written)
@@ -192,11 +220,17 @@ def _commit_page(
     cursor_name: str,
     cursor_value: str | None,
     messages: list[Any],
+    send: Callable[[list[Any]], Any] | None = None,
 ) -> None:
+    """Commit the page with its cursor, then hand its conversions over (``send``: the bulk fill's sender
+    thread; else now, on this thread)."""
     if cursor_value is not None:
         svc.advance_cursor(session, tools_of(container), integration, cursor_name, cursor_value)
     session.commit()
-    orders_to_conversions.send(container.queue, messages)
+    if send is not None:
+        send(messages)
+    else:
+        orders_to_conversions.send(container.queue, messages)
 
 
 def _paged(
@@ -238,27 +272,25 @@ def _fill(
         operation = client.run_bulk_orders(search, ORDER_FIELDS)
         url = client.poll_bulk(operation)
         if url:
-            chunk: list[dict[str, Any]] = []
-            for node in client.stream_jsonl(url):
-                chunk.append(node)
-                if len(chunk) >= _CHUNK:
+            # The download and parse of the next lines (JSON, then facts) run on a thread while this one
+            # writes, and each committed page's conversion messages go out on another (readahead).
+            sender = readahead.Sender(lambda batch: orders_to_conversions.send(container.queue, batch))
+            try:
+                for chunk in readahead.chunks(client.stream_jsonl(url), _CHUNK, parse_nodes):
                     _commit_page(
                         container,
                         session,
                         integration,
                         FILL_CURSOR,
                         None,
-                        write_batch(container, session, integration, chunk, progress, zone),
+                        write_parsed(container, session, integration, chunk, progress, zone),
+                        sender.submit,
                     )
-                    chunk = []
-            _commit_page(
-                container,
-                session,
-                integration,
-                FILL_CURSOR,
-                None,
-                write_batch(container, session, integration, chunk, progress, zone),
-            )
+            except BaseException:
+                with contextlib.suppress(BaseException):  # the write's error is the one to report
+                    sender.close()
+                raise
+            sender.close()
     else:
         _paged(container, session, integration, client, progress, zone, search, FILL_CURSOR)
     # Done: the next fill starts over; fresh syncs continue from when this fill started.

@@ -13,7 +13,6 @@ duplicate delivery is a no-op), then handled by topic in the same transaction.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import threading
 import time
@@ -25,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from multibuzz.adapters.queue.base import OutgoingMessage
+from multibuzz.adapters.queue.base import OutgoingMessage, QueueUnavailableError
 from multibuzz.bootstrap import Container
 from multibuzz.commerce import integrations as svc
 from multibuzz.commerce.aggregates import rebuild_shopify_days
@@ -36,6 +35,7 @@ from multibuzz.commerce.shopify.store import raw_payload, write_orders
 from multibuzz.commerce.shopify.sync import _account_locale, hash_key, tools_of
 from multibuzz.consumers.envelope import Envelope, dumps_envelope
 from multibuzz.db.models.commerce import Integration, IntegrationSecret, ShopifyWebhookRaw
+from multibuzz.http.json_body import parse_json
 from multibuzz.observability import get_logger
 from multibuzz.privacy.access import access_document
 from multibuzz.privacy.erasure import request_erasure
@@ -50,20 +50,25 @@ ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancel
 TOPICS = (*ORDER_TOPICS, "refunds/create", "app/uninstalled")
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
 _CACHE_SECONDS = 5.0
+ACCEPTED: dict[str, Any] = {"status": "accepted"}  # the answer to a queued delivery (never mutated)
 
 
 def signature(body: bytes, secret: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return base64.b64encode(hmac.digest(secret.encode(), body, "sha256")).decode()
 
 
 def verify(body: bytes, header: str | None, secrets: list[str]) -> bool:
-    """Constant-time check of the header against every candidate secret (each compared in full)."""
+    """Constant-time check of the header against every candidate secret (each compared in full).
+
+    ``hmac.digest`` is the one-shot C HMAC (the same bytes as ``hmac.new(...).digest()``, without the
+    Python object); the comparison is ``hmac.compare_digest`` of the base64 texts, as Shopify sends them."""
     if not header:
         return False
+    expected = header.strip().encode()
     ok = False
     for secret in secrets:
         if secret:
-            ok |= hmac.compare_digest(signature(body, secret).encode(), header.strip().encode())
+            ok |= hmac.compare_digest(base64.b64encode(hmac.digest(secret.encode(), body, "sha256")), expected)
     return ok
 
 
@@ -75,16 +80,22 @@ class ShopTarget:
 
 
 class ShopDirectory:
-    """Connected Shopify integrations by shop domain, cached per process for a few seconds."""
+    """Connected Shopify integrations by shop domain, cached per process for a few seconds.
 
-    def __init__(self, ttl: float = _CACHE_SECONDS) -> None:
+    The bound: a disconnect, an uninstall or a rotated custom-app secret in *this* process forgets the shop
+    at once (``forget``); in any other process (another Lambda container of the function) the change is
+    seen at most ``ttl`` seconds (5) later: until then a delivery for a store just disconnected there is
+    still accepted and queued, as one sent a moment before the disconnect would have been."""
+
+    def __init__(self, ttl: float = _CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
+        self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, list[ShopTarget]]] = {}
         self._custom: tuple[float, frozenset[str]] | None = None
 
     def lookup(self, container: Container, shop: str) -> list[ShopTarget]:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             hit = self._entries.get(shop)
             if hit is not None and hit[0] > now:
@@ -116,7 +127,7 @@ class ShopDirectory:
 
         One query for the whole set, refreshed every few seconds: a request with a wrong signature and a
         made-up domain never costs a database round trip of its own."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             cached = self._custom
         if cached is None or cached[0] <= now:
@@ -399,10 +410,6 @@ def _problem(message: str, field: str) -> dict[str, Any]:
 
 def accept(container: Container, topic: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
     """Verify, resolve, enqueue. Returns (HTTP status, JSON body). ``headers`` have lower-case names."""
-    import json
-
-    from multibuzz.adapters.queue.base import QueueUnavailableError
-
     shop = headers.get("x-shopify-shop-domain", "").strip().lower()
     header = headers.get("x-shopify-hmac-sha256")
     app_secret = container.settings.shopify_api_secret.get_secret_value()
@@ -425,8 +432,8 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
         _rejected("invalid")
         return 400, _problem("X-Shopify-Webhook-Id header is required", "X-Shopify-Webhook-Id")
     try:
-        parsed = json.loads(body or b"{}")
-    except ValueError:
+        parsed = parse_json(body or b"{}")
+    except (ValueError, RecursionError):
         _rejected("invalid")
         return 400, _problem("body is not JSON", "body")
     if not isinstance(parsed, dict):
@@ -442,7 +449,7 @@ def accept(container: Container, topic: str, headers: dict[str, str], body: byte
         _rejected("queue")
         return 503, {"error": "unavailable", "message": "queue refused the delivery; Shopify will retry"}
     metrics.count(metrics.Metric.WEBHOOKS_RECEIVED)
-    return 200, {"status": "accepted"}
+    return 200, ACCEPTED
 
 
 def _rejected(reason: str) -> None:
