@@ -56,6 +56,10 @@ def serve(port: int) -> None:
     from infra.local.gateway import NEXT_TICK, LocalGateway
 
     gateway = LocalGateway()
+    if os.environ.get("MULTIBUZZ_BENCH_TELEMETRY") == "off":  # bench_telemetry_ab's switch, in the server
+        from bench_telemetry_ab import TelemetrySwitch
+
+        TelemetrySwitch().set(False)
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(("/raw/", "/raw-next-tick/")):

@@ -13,7 +13,7 @@ telemetry as shipped, B with every telemetry call on that path swapped for a no-
 - the invocation frame (``begin``/``end``: function name, cold-start check, correlation id, flush check),
 - the request id read from the event (``from_http_event``) and put on each queued message
   (``message_attributes``: the journal then writes no ``"a"`` field),
-- the counters (``metrics.count``).
+- the counters (``metrics.count``, ``metrics.Counter.add``).
 
 Per-request process CPU of each batch; the figure is the median of each side's batches and B/A per pair (drift
 in the process, such as a growing queue journal, hits both sides alike). The no-op functions still cost a
@@ -65,6 +65,7 @@ class TelemetrySwitch:
             (redirect_service, "end", _noop),
             (redirect_service, "from_http_event", _noop),
             (metrics, "count", _noop),
+            (metrics.Counter, "add", _noop),
             (correlation, "message_attributes", _no_attributes),
         ):
             self._live.append((module, name, getattr(module, name)))

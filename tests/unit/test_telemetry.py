@@ -147,3 +147,25 @@ def test_the_inlined_module_count_records_what_recorder_count_records() -> None:
     finally:
         metrics.recorder = saved
         metrics._function.reset(token)
+
+
+def test_a_bound_counter_records_what_count_records_for_its_function() -> None:
+    reference, bound = metrics.Recorder(), metrics.Recorder()
+    saved = metrics.recorder
+    token = metrics._function.set("redirect")
+    try:
+        metrics.recorder = reference
+        for _ in range(3):
+            metrics.count(metrics.Metric.REDIRECTS)
+        metrics.count(metrics.Metric.EVENTS_REJECTED, 2, (("reason", "queue"),))
+        metrics.recorder = bound
+        redirects = metrics.Counter("redirect", metrics.Metric.REDIRECTS)
+        rejected = metrics.Counter("redirect", metrics.Metric.EVENTS_REJECTED, (("reason", "queue"),))
+        for _ in range(3):
+            redirects.add()
+        rejected.add(2)
+        assert bound._counts == reference._counts
+        assert bound._counts[("redirect", metrics.Metric.REDIRECTS, ())] == 3
+    finally:
+        metrics.recorder = saved
+        metrics._function.reset(token)

@@ -37,6 +37,10 @@ from multibuzz.telemetry.invocation import begin, end
 
 QUEUE = "clicks"
 MAX_UA = 512
+FUNCTION = "redirect"  # the metrics' function dimension (topology's name)
+_REDIRECTS = metrics.Counter(FUNCTION, metrics.Metric.REDIRECTS)
+_CACHE_HITS = metrics.Counter(FUNCTION, metrics.Metric.REDIRECT_CACHE_HITS)
+_CACHE_MISSES = metrics.Counter(FUNCTION, metrics.Metric.REDIRECT_CACHE_MISSES)
 MAX_REFERRER = 2048
 
 logger = get_logger("redirect")
@@ -125,7 +129,7 @@ class Redirector:
     # -- the handler ---------------------------------------------------------------------
     def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         # No tracer here (its import and client patching cost more than the redirect's cold-start budget).
-        token = begin("redirect", from_http_event(event))
+        token = begin(FUNCTION, from_http_event(event))
         try:
             return self._serve(event)
         finally:
@@ -157,15 +161,15 @@ class Redirector:
             self._publish(container, click)
         except Exception:  # the visitor still goes where the link says
             logger.exception("click recording failed", extra={"link_id": snapshot.link_id})
-        metrics.count(metrics.Metric.REDIRECTS)
+        _REDIRECTS.add()
         return pages.redirect(location)
 
     def _snapshot(self, container: Container, code: str) -> LinkSnapshot | None:
         fresh, snapshot = self.cache.get(code)
         if fresh:
-            metrics.count(metrics.Metric.REDIRECT_CACHE_HITS)
+            _CACHE_HITS.add()
             return snapshot
-        metrics.count(metrics.Metric.REDIRECT_CACHE_MISSES)
+        _CACHE_MISSES.add()
         try:
             snapshot = load_link(container.engine, code, container.settings.encryption_key.get_secret_value())
         except Exception as exc:

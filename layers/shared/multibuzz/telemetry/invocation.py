@@ -20,6 +20,7 @@ from multibuzz.telemetry import correlation, metrics, tracing
 _started: set[str] = set()
 
 
+_monotonic = metrics._monotonic
 _set_function = metrics._function.set
 _set_correlation = correlation._current.set
 _reset_correlation = correlation._current.reset
@@ -38,8 +39,11 @@ def end(token: Token[str | None], flush: bool = False) -> None:
     _reset_correlation(token)
     if flush:
         metrics.flush()
-    else:
-        metrics.recorder.flush_due()
+        return
+    recorder = metrics.recorder
+    interval = recorder.flush_seconds
+    if interval is None or _monotonic() - recorder._last_flush >= interval:  # Recorder.flush_due, inlined
+        recorder.flush_due()
 
 
 @contextmanager

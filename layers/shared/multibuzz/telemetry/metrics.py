@@ -308,6 +308,24 @@ def count(metric: Metric, value: float = 1, dimensions: Dimensions = ()) -> None
             counts[key] = counts.get(key, 0) + value
 
 
+class Counter:
+    """A counter of one function's hot path, its key made once: ``REDIRECTS = Counter("redirect", Metric.REDIRECTS)``
+    then ``REDIRECTS.add()`` per request — no context-variable reads, which ``count`` needs to find the function
+    and an open ``transaction()``. Only for HTTP paths that never run inside ``metrics.transaction()`` (the
+    redirect); what it records is what ``count`` records there (tests/unit/test_telemetry.py)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, function: str, metric: Metric, dimensions: Dimensions = ()) -> None:
+        self.key = (function, metric, dimensions)
+
+    def add(self, value: float = 1) -> None:
+        rec = recorder
+        with rec._lock:
+            counts = rec._counts
+            counts[self.key] = counts.get(self.key, 0) + value
+
+
 def observe(metric: Metric, value: float, dimensions: Dimensions = ()) -> None:
     """Record one data point of a distribution (latencies, batch sizes): CloudWatch keeps p50/p99."""
     recorder.observe(metric, value, dimensions)
