@@ -160,6 +160,12 @@ class AttributionsOut(BaseModel):
 
     group_by: str
     models: dict[str, list[AttributionRowOut]]
+    lookback_days: int | None = Field(
+        default=None, description="the lookback the models were recomputed with; null: the stored credits"
+    )
+    recomputed_conversions: int = Field(
+        default=0, description="conversions recomputed for `lookback_days` (the others' stored credits already used it)"
+    )
 
 
 class RecurringRowOut(BaseModel):

@@ -35,6 +35,7 @@ from multibuzz.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from multibuzz.http.deps import ContainerDep, SessionDep
 from multibuzz.http.params import Cursor
 from multibuzz.http.readers import AccountReader, Reader, SdkReader
+from multibuzz.services.lookback import MAX_RECOMPUTED, check_lookback, lookback_totals
 from multibuzz.services.model_fits import refit_account
 
 router = APIRouter(prefix="/api/v1", tags=["attribution"])
@@ -150,9 +151,20 @@ def attributions(
     visitor_id: str | None = None,
     start: datetime | None = Query(default=None, alias="from"),
     end: datetime | None = Query(default=None, alias="to"),
+    lookback_days: int | None = Query(
+        default=None,
+        description=(
+            "Recompute the ten models with each conversion's touches restricted to this many days (1-365) "
+            f"before it; at most {MAX_RECOMPUTED} conversions in the window. Omitted: the stored credits "
+            "(the account's lookback at attribution time)."
+        ),
+    ),
 ) -> dict[str, Any]:
     if model is not None and model not in MODELS:
         raise InvalidInputError(f"model must be one of {', '.join(MODELS)}", field="model")
+    days = check_lookback(lookback_days)
+    if days is not None:
+        return _lookback_report(session, reader, model, group_by, visitor_id, start, end, days)
     column = _group_column(group_by)
     query = (
         select(
@@ -180,8 +192,13 @@ def attributions(
         query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(
             or_(Visitor.visitor_key == visitor_id, Visitor.id == visitor_id)
         )
+    rows = ((m, cur, g, c, r, t) for m, cur, g, c, r, t in session.execute(query))
+    return {**_report(rows, group_by, model), "lookback_days": None, "recomputed_conversions": 0}
+
+
+def _report(rows: Any, group_by: str, model: str | None) -> dict[str, Any]:
     result: dict[str, list[dict[str, Any]]] = {m: [] for m in ([model] if model else MODELS)}
-    for row_model, currency, group, credits, revenue, touched in session.execute(query):
+    for row_model, currency, group, credits, revenue, touched in rows:
         result.setdefault(row_model, []).append(
             {
                 "group": group if group is not None else "(none)",
@@ -191,9 +208,30 @@ def attributions(
                 "conversions_touched": int(touched),
             }
         )
-    for rows in result.values():
-        rows.sort(key=lambda r: (r["currency"], -Decimal(r["revenue"]), str(r["group"])))
+    for entries in result.values():
+        entries.sort(key=lambda r: (r["currency"], -Decimal(r["revenue"]), str(r["group"])))
     return {"group_by": group_by, "models": result}
+
+
+def _lookback_report(
+    session: Any,
+    reader: Reader,
+    model: str | None,
+    group_by: GroupBy,
+    visitor_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    days: int,
+) -> dict[str, Any]:
+    """The same report, the ten models recomputed with an N-day lookback (services.lookback)."""
+    query = _window(_scoped(select(Conversion), reader), start, end)
+    if visitor_id:
+        query = query.join(Visitor, Visitor.id == Conversion.visitor_id).where(
+            or_(Visitor.visitor_key == visitor_id, Visitor.id == visitor_id)
+        )
+    found, recomputed = lookback_totals(session, query, reader.account_id, days, group_by, model)
+    rows = ((m, cur, g, c, r, t) for (m, cur, g), (c, r, t) in found.items())
+    return {**_report(rows, group_by, model), "lookback_days": days, "recomputed_conversions": recomputed}
 
 
 @router.get(

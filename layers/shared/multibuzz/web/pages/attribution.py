@@ -18,6 +18,7 @@ from multibuzz.api.routers.conversions import attributions as attributions_repor
 from multibuzz.domain.attribution import MODELS
 from multibuzz.errors import InvalidInputError
 from multibuzz.http.deps import ContainerDep, SessionDep
+from multibuzz.services.lookback import check_lookback
 from multibuzz.web.dates import RANGES
 from multibuzz.web.deps import Advertiser, account_of, reader_of
 from multibuzz.web.pages.common import date_range
@@ -25,6 +26,7 @@ from multibuzz.web.render import render
 
 router = APIRouter(include_in_schema=False)
 GROUPS = ("channel", "campaign", "source")
+LOOKBACKS = (7, 14, 30, 60, 90)  # the picker's choices; "" is the account default (the stored credits)
 
 
 def pivot(report: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -52,6 +54,7 @@ def attribution_page(request: Request, actor: Advertiser, session: SessionDep, c
     model = request.query_params.get("model", "linear")
     if model not in MODELS:
         raise InvalidInputError(f"model must be one of {', '.join(MODELS)}", field="model")
+    lookback = check_lookback(request.query_params.get("lookback_days"))
     report = attributions_report(
         reader_of(actor),
         session,
@@ -60,6 +63,7 @@ def attribution_page(request: Request, actor: Advertiser, session: SessionDep, c
         visitor_id=None,
         start=window.start,
         end=window.end,
+        lookback_days=lookback,
     )
     currencies, rows = pivot(report)
     chart = {
@@ -78,5 +82,9 @@ def attribution_page(request: Request, actor: Advertiser, session: SessionDep, c
         groups=GROUPS,
         rows=rows,
         currencies=currencies,
+        lookbacks=LOOKBACKS,
+        lookback=lookback,
+        picker_extra={"group_by": group_by, "model": model, **({"lookback_days": lookback} if lookback else {})},
+        recomputed=report["recomputed_conversions"],
         chart_json=json.dumps(chart),
     )
