@@ -207,3 +207,26 @@ def test_a_post_without_the_csrf_token_is_refused(api: Api, container: Container
     assert refused.status == 403
     listed = api.client.get("/api/v1/campaigns", headers=api.auth(tenant.owner_token)).json()["data"]
     assert listed == []
+
+
+def test_the_lookback_picker_by_keyboard_recomputes_to_the_json_apis_numbers(api: Api, world: World, tab: Tab) -> None:
+    tab.login(world.tenant.owner_email)
+    tab.goto("/app/attribution?range=30d")
+    page = tab.page
+    stored = attribution_table(page.content())
+    page.focus("#lookback")
+    page.select_option("#lookback", "7")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Show"
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"lookback_days=7"))
+    html = page.content()
+    assert page.locator("[data-testid=lookback-note]").is_visible()
+    week = attribution_table(html)
+    start, end = window(html)
+    report = api.client.get(
+        "/api/v1/attributions",
+        params={"from": start, "to": end, "lookback_days": 7},
+        headers=api.auth(world.tenant.owner_token),
+    ).json()
+    assert week == api_table(report) and week != stored

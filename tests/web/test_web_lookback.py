@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from multibuzz.bootstrap import Container
 from multibuzz.db.models import Account, AttributionCredit, Conversion
+from multibuzz.errors import InvalidInputError
+from multibuzz.services import lookback
 from multibuzz.services.lookback import recomputed_rows
 from sqlalchemy import select
 
@@ -140,3 +142,17 @@ def test_the_page_has_the_lookback_picker_and_the_apis_numbers(api: Api, world: 
     assert shown == api_table(report)
     assert shown != attribution_table(default.text)
     assert shown[("linear", "paid_social", "USD")] == Decimal("49.50")
+
+
+def test_the_work_is_bounded_with_a_422_naming_lookback_days(
+    world: World, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lookback, "MAX_RECOMPUTED", 2)  # the world has 3 attributed conversions
+    query = select(Conversion).where(Conversion.account_id == world.tenant.account_id)
+    with container.session() as session:
+        with pytest.raises(InvalidInputError) as refused:
+            lookback.lookback_totals(session, query, world.tenant.account_id, 7, "channel", None)
+        assert refused.value.field == "lookback_days" and refused.value.status == 422
+        monkeypatch.setattr(lookback, "MAX_RECOMPUTED", 3)
+        totals, recomputed = lookback.lookback_totals(session, query, world.tenant.account_id, 7, "channel", None)
+    assert recomputed == 3 and totals[("linear", "USD", "paid_social")][1] == Decimal("49.50")
