@@ -113,14 +113,17 @@ def test_another_accounts_conversions_are_never_recomputed_in(api: Api, world: W
     drain(container)
     body = {"conversion_type": "purchase", "visitor_id": VISITOR, "revenue": "500", "currency": "USD"}
     _post(api, other.api_key, "/api/v1/conversions", body, 202)
+    _post(api, other.api_key, "/api/v1/conversions", {**body, "revenue": "20", "lookback_days": 7}, 202)
     drain(container)
     after = _report(api, token, lookback_days=7)
     assert after == before and after["recomputed_conversions"] == 3
     theirs = _report(api, other.owner_token, lookback_days=7)
-    assert theirs["recomputed_conversions"] == 1
+    assert theirs["recomputed_conversions"] == 1, "the one stored with a 7-day lookback is summed, not recomputed"
+    assert theirs["models"]["linear"][0]["conversions_touched"] == 2
+    assert _report(api, other.owner_token, lookback_days=30)["recomputed_conversions"] == 1
     assert {m: _revenue(theirs, m) for m in ("first_touch", "linear")} == {
-        "first_touch": {"email": "500.00"},
-        "linear": {"email": "500.00"},
+        "first_touch": {"email": "520.00"},
+        "linear": {"email": "520.00"},
     }, "only its own touch: the other account's organic search and paid social are not its journey"
 
 

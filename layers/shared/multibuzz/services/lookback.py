@@ -7,9 +7,9 @@ the ten models run again through the consumer's own :func:`~multibuzz.services.a
 engine, same half-life, same fitted Markov/Shapley parameters). Nothing is written.
 
 A conversion whose stored credits already used N days for every model (or that is not ``attributed``) is
-read from its stored credits, not recomputed. The work is bounded: at most ``MAX_RECOMPUTED`` conversions
-in the window (stored or recomputed), else a 422 naming ``lookback_days``; journeys are loaded ``CHUNK``
-conversions at a time.
+not recomputed: its stored credits are summed in SQL, as the stored report sums them. The work is bounded:
+at most ``MAX_RECOMPUTED`` conversions in the window (stored or recomputed), else a 422 naming
+``lookback_days``; journeys and stored sums are loaded ``CHUNK`` conversions at a time.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from multibuzz.db.models import Account, AttributionCredit, Conversion
@@ -70,41 +70,64 @@ def recomputed_rows(
     return rows
 
 
-def _stored_rows(session: Session, conversions: Sequence[Conversion]) -> Iterable[dict[str, Any]]:
-    versions = {c.id: c.attribution_version for c in conversions}
-    ids = list(versions)
+def _stored_sums(
+    session: Session, conversions: Sequence[Conversion], group_by: str, model: str | None
+) -> Iterable[tuple[Key, Decimal, Decimal, int]]:
+    """The stored credits' sums per (model, currency, group), in SQL, ``CHUNK`` conversions at a time (the
+    chunks are disjoint, so their distinct-conversion counts add up)."""
+    column = getattr(AttributionCredit, GROUP_FIELDS[group_by])
+    ids = [c.id for c in conversions]
     for start in range(0, len(ids), CHUNK):
-        for credit in session.scalars(
-            select(AttributionCredit).where(AttributionCredit.conversion_id.in_(ids[start : start + CHUNK]))
-        ):
-            if credit.version == versions[credit.conversion_id]:
-                yield {
-                    "conversion_id": credit.conversion_id,
-                    "model": credit.model,
-                    "channel": credit.channel,
-                    "utm_campaign": credit.utm_campaign,
-                    "utm_source": credit.utm_source,
-                    "credit": credit.credit,
-                    "revenue_credit": credit.revenue_credit,
-                }
+        query = (
+            select(
+                AttributionCredit.model,
+                Conversion.currency,
+                column,
+                func.sum(AttributionCredit.credit),
+                func.sum(AttributionCredit.revenue_credit),
+                func.count(func.distinct(Conversion.id)),
+            )
+            .join(
+                Conversion,
+                and_(
+                    Conversion.id == AttributionCredit.conversion_id,
+                    Conversion.attribution_version == AttributionCredit.version,
+                ),
+            )
+            .where(Conversion.id.in_(ids[start : start + CHUNK]))
+            .group_by(AttributionCredit.model, Conversion.currency, column)
+        )
+        if model is not None:
+            query = query.where(AttributionCredit.model == model)
+        for row_model, currency, group, credits, revenue, touched in session.execute(query):
+            yield (row_model, currency, group), Decimal(credits), Decimal(revenue), int(touched)
 
 
 def totals(
-    rows: Iterable[dict[str, Any]], currency_of: dict[str, str], group_by: str, model: str | None
+    stored: Iterable[tuple[Key, Decimal, Decimal, int]],
+    rows: Iterable[dict[str, Any]],
+    currency_of: dict[str, str],
+    group_by: str,
+    model: str | None,
 ) -> dict[Key, tuple[Decimal, Decimal, int]]:
-    """The report's aggregate in Python: (model, currency, group) → (credits, revenue, distinct conversions),
-    zero-credit groups dropped, exactly as the SQL of the stored path groups it."""
+    """Stored sums plus recomputed rows: (model, currency, group) → (credits, revenue, distinct conversions),
+    zero-credit groups dropped, exactly as the SQL of the stored path groups them."""
     field = GROUP_FIELDS[group_by]
     sums: dict[Key, list[Any]] = {}
+    for key, credits, revenue, touched in stored:
+        entry = sums.setdefault(key, [Decimal(0), Decimal(0), 0, set()])
+        entry[0] += credits
+        entry[1] += revenue
+        entry[2] += touched
     for row in rows:
         if model is not None and row["model"] != model:
             continue
         key = (row["model"], currency_of[row["conversion_id"]], row[field])
-        entry = sums.setdefault(key, [Decimal(0), Decimal(0), set()])
+        entry = sums.setdefault(key, [Decimal(0), Decimal(0), 0, set()])
         entry[0] += Decimal(row["credit"])
         entry[1] += Decimal(row["revenue_credit"])
-        entry[2].add(row["conversion_id"])
-    return {k: (c, r, len(ids)) for k, (c, r, ids) in sums.items() if c != 0}
+        entry[3].add(row["conversion_id"])
+    return {k: (c, r, n + len(ids)) for k, (c, r, n, ids) in sums.items() if c != 0}
 
 
 def lookback_totals(
@@ -127,5 +150,5 @@ def lookback_totals(
     todo = [c for c in conversions if not used_stored(c, days)]
     settings = dict(session.scalar(select(Account.settings).where(Account.id == account_id)) or {})
     currency_of = {c.id: c.currency for c in conversions}
-    rows = [*_stored_rows(session, stored), *recomputed_rows(session, todo, settings, days)]
-    return totals(rows, currency_of, group_by, model), len(todo)
+    rows = recomputed_rows(session, todo, settings, days)
+    return totals(_stored_sums(session, stored, group_by, model), rows, currency_of, group_by, model), len(todo)
