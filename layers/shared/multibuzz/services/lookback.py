@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from multibuzz.db.models import Account, AttributionCredit, Conversion
@@ -45,6 +45,25 @@ def check_lookback(value: object) -> int | None:
     if not 1 <= days <= 365:
         raise InvalidInputError("lookback_days must be a whole number from 1 to 365", field="lookback_days")
     return days
+
+
+def stored_sums(group_column: Any) -> Select[Any]:
+    """Per (model, currency, group): the sums of the current credits (each conversion's
+    ``attribution_version``) and the distinct conversions behind them; callers scope, window and group."""
+    return select(
+        AttributionCredit.model,
+        Conversion.currency,
+        group_column,
+        func.sum(AttributionCredit.credit),
+        func.sum(AttributionCredit.revenue_credit),
+        func.count(func.distinct(Conversion.id)),
+    ).join(
+        Conversion,
+        and_(
+            Conversion.id == AttributionCredit.conversion_id,
+            Conversion.attribution_version == AttributionCredit.version,
+        ),
+    )
 
 
 def used_stored(conversion: Conversion, days: int) -> bool:
@@ -79,21 +98,7 @@ def _stored_sums(
     ids = [c.id for c in conversions]
     for start in range(0, len(ids), CHUNK):
         query = (
-            select(
-                AttributionCredit.model,
-                Conversion.currency,
-                column,
-                func.sum(AttributionCredit.credit),
-                func.sum(AttributionCredit.revenue_credit),
-                func.count(func.distinct(Conversion.id)),
-            )
-            .join(
-                Conversion,
-                and_(
-                    Conversion.id == AttributionCredit.conversion_id,
-                    Conversion.attribution_version == AttributionCredit.version,
-                ),
-            )
+            stored_sums(column)
             .where(Conversion.id.in_(ids[start : start + CHUNK]))
             .group_by(AttributionCredit.model, Conversion.currency, column)
         )

@@ -35,7 +35,7 @@ from multibuzz.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from multibuzz.http.deps import ContainerDep, SessionDep
 from multibuzz.http.params import Cursor
 from multibuzz.http.readers import AccountReader, Reader, SdkReader
-from multibuzz.services.lookback import MAX_RECOMPUTED, check_lookback, lookback_totals
+from multibuzz.services.lookback import MAX_RECOMPUTED, check_lookback, lookback_totals, stored_sums
 from multibuzz.services.model_fits import refit_account
 
 router = APIRouter(prefix="/api/v1", tags=["attribution"])
@@ -167,21 +167,7 @@ def attributions(
         return _lookback_report(session, reader, model, group_by, visitor_id, start, end, days)
     column = _group_column(group_by)
     query = (
-        select(
-            AttributionCredit.model,
-            Conversion.currency,
-            column,
-            func.sum(AttributionCredit.credit),
-            func.sum(AttributionCredit.revenue_credit),
-            func.count(func.distinct(Conversion.id)),
-        )
-        .join(
-            Conversion,
-            and_(
-                Conversion.id == AttributionCredit.conversion_id,
-                Conversion.attribution_version == AttributionCredit.version,
-            ),
-        )
+        stored_sums(column)
         .group_by(AttributionCredit.model, Conversion.currency, column)
         .having(func.sum(AttributionCredit.credit) != 0)
     )
