@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -74,17 +75,31 @@ def run(container: Container, stop: threading.Event, interval: float = 0.05) -> 
 
 def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
+    signalled: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # No lock here: ``stop.set()`` takes the event's lock, and a signal that arrives while this (main)
+        # thread holds it — inside ``stop.wait()`` — deadlocks the process for good (seen as a ship-clicks
+        # child outliving a SIGKILLed server, both threads in futex_do_wait). A relay thread sets it.
+        signalled.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(target=relay_signals, args=(signalled, stop), name="signal-relay", daemon=True).start()
     args = argv or []
     if args[:1] == ["--parent"] and len(args) == 2:
         die_with_parent(int(args[1]), stop)
     total = run(get_container(), stop)
     return 0 if total.queue_error is None else 1
+
+
+def relay_signals(signalled: list[int], stop: threading.Event, poll: float = 0.05) -> None:
+    """Set ``stop`` (from this thread, never from the signal handler) once a signal has been recorded."""
+    while not stop.is_set():
+        if signalled:
+            stop.set()
+            return
+        time.sleep(poll)
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -126,3 +126,20 @@ def test_the_parent_watch_stops_the_shipper_once_re_parented() -> None:
     assert not still.is_set(), "a live parent keeps it running"
     still.set()
     watcher.join()
+
+
+def test_a_signal_only_records_itself_and_the_relay_thread_stops_the_shipper() -> None:
+    """The SIGTERM/SIGINT handler must take no lock (``Event.set`` does): a signal landing while the main
+    thread holds the stop event's lock would deadlock the process. The relay thread sets the event."""
+    import threading
+
+    from infra.local.shipper import relay_signals
+
+    stop = threading.Event()
+    signalled: list[int] = []
+    relay = threading.Thread(target=relay_signals, args=(signalled, stop, 0.01), daemon=True)
+    relay.start()
+    with stop._cond:  # the main thread inside stop.wait(): the lock a handler calling stop.set() would need
+        signalled.append(15)  # what the handler does, and all it does
+    relay.join(10)
+    assert stop.is_set() and not relay.is_alive()
